@@ -1,0 +1,1 @@
+"""mts1b-operations client."""

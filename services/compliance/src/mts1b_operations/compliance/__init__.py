@@ -1,0 +1,1 @@
+"""The mts1b-compliance service."""
