@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from mts1b_operations.core.subjects import InvalidSubjectTokenError, token_of
+
 __all__ = [
     "ClientSettings",
     "Settings",
@@ -88,6 +90,8 @@ def _nats_urls(env: Mapping[str, str], name: str, default: str | None = None) ->
     if value is None:
         raise SettingsError(name, "is required but not set")
     for server in value.split(","):
+        if not server.strip():
+            raise SettingsError(name, f"has an empty server in its comma-separated list (got {value!r})")
         _url({name: server.strip()}, name, ("nats", "tls", "ws", "wss"))
     return value
 
@@ -121,6 +125,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, service_name: str | N
     name = env.get("MTS_SERVICE_NAME", "").strip() or service_name
     if not name:
         raise SettingsError("MTS_SERVICE_NAME", "is required but not set")
+    try:
+        token_of("MTS_SERVICE_NAME", name)  # it is a token of the heartbeat subject
+    except InvalidSubjectTokenError as exc:
+        raise SettingsError("MTS_SERVICE_NAME", str(exc).removeprefix("MTS_SERVICE_NAME: ")) from None
     return Settings(
         database_url=_url(env, "MTS_DATABASE_URL", ("postgresql", "postgres")),
         nats_url=_nats_urls(env, "MTS_NATS_URL"),
