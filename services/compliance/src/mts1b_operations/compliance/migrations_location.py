@@ -1,0 +1,7 @@
+"""The compliance service's migration set; entry point ``compliance`` of ``mts1b_operations.migrations``."""
+
+from mts1b_operations.core.db import MigrationSet, locate_migrations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS = MigrationSet("compliance", locate_migrations(__file__))

@@ -1,0 +1,7 @@
+"""The halt service's migration set; entry point ``halt`` of ``mts1b_operations.migrations``."""
+
+from mts1b_operations.core.db import MigrationSet, locate_migrations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS = MigrationSet("halt", locate_migrations(__file__))
