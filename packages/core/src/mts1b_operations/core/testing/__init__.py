@@ -7,6 +7,8 @@
   stream and KV bucket deleted first.
 - ``restartable_postgres`` / ``restartable_nats``: servers of the test's own to stop,
   kill -9, pause and restart (fault tests).
+- ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
+  polled over HTTP until ready.
 """
 
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
@@ -20,10 +22,14 @@ from ._servers import (
     shared_nats,
     shared_postgres,
 )
+from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, start_service
 
 __all__ = [
     "EmbeddedNats",
     "EmbeddedPostgres",
+    "HttpAnswer",
+    "ServiceProcess",
+    "ServiceProcessError",
     "SharedNats",
     "SharedPostgres",
     "database_url",
@@ -33,5 +39,6 @@ __all__ = [
     "restartable_postgres",
     "shared_nats",
     "shared_postgres",
+    "start_service",
     "wait_until",
 ]

@@ -1,0 +1,35 @@
+"""The lifecycle every service process runs: ``run_service(service_spec())``.
+
+A service declares a :class:`ServiceSpec` (name, port, migration sets, HTTP handlers, consumers,
+hooks); :func:`run_service` connects, checks the schema, serves HTTP with granian, heartbeats and
+drains on SIGTERM or the restart command. :func:`create_app` builds the Litestar app alone (tests).
+
+A service's HTTP handlers get the running service by declaring
+``context: NamedDependency[ServiceContext]`` (``litestar.di.NamedDependency``).
+"""
+
+from ._app import ErrorBody, create_app
+from ._health import Liveness, Readiness, check_dependencies
+from ._lifecycle import EXIT_FAILURE, EXIT_OK, EXIT_SCHEMA_BEHIND, EXIT_SETTINGS, run_service
+from ._server import HttpServer, HttpServerError
+from ._spec import Consumer, ConsumerFactory, Hook, ServiceContext, ServiceSpec
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_SCHEMA_BEHIND",
+    "EXIT_SETTINGS",
+    "Consumer",
+    "ConsumerFactory",
+    "ErrorBody",
+    "Hook",
+    "HttpServer",
+    "HttpServerError",
+    "Liveness",
+    "Readiness",
+    "ServiceContext",
+    "ServiceSpec",
+    "check_dependencies",
+    "create_app",
+    "run_service",
+]
