@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` (whole stack, embedded Postgres + NATS)
+# and `make test`. Both bootstrap uv when it is missing (from PyPI, into .tools/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+SYNC := $(UV) sync --all-packages --frozen
+PYTEST_ARGS ?=
+DURATION ?= 30m
+
+.PHONY: help run test lint fmt typecheck bench sync
+
+help:
+	@echo "make run    - start the whole stack (embedded Postgres + NATS + every service); Ctrl-C stops it"
+	@echo "make test   - the full test suite on servers it starts itself"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
+	@echo "make fmt    - ruff format and ruff check --fix"
+	@echo "make bench  - benchmarks under bench/, each beside its baseline"
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+sync: $(if $(findstring .tools,$(UV)),$(CURDIR)/.tools/bin/uv)
+	$(SYNC)
+
+run: sync
+	$(UV) run --frozen mts dev up
+
+test: sync
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy packages/*/src services/*/src
+
+typecheck: sync
+	$(UV) run --frozen mypy packages/*/src services/*/src
+
+fmt: sync
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: sync
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(UV) run --frozen python $$b; done
