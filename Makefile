@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Use the OS trust store too, so registry mirrors behind a corporate CA work without extra setup.
+export UV_NATIVE_TLS ?= 1
+
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 SYNC := $(UV) sync --all-packages --frozen
 PYTEST_ARGS ?=
