@@ -296,3 +296,15 @@ async def test_heartbeat_message_fits_the_schema(context: ServiceContext) -> Non
     assert again.service == "runtime-test"
     assert again.version == "1.2.3"
     assert again.http_url == "http://127.0.0.1:8000"
+
+
+async def test_http_requests_are_traced_and_probes_are_not(context: ServiceContext) -> None:
+    from mts1b_operations.core.telemetry import install_in_memory_tracing
+
+    exporter = install_in_memory_tracing("runtime-test")
+    async with app_client(create_app(context)) as client:
+        assert (await client.get("/v1/healthz")).status_code == 200
+        assert (await client.get("/v1/whoami")).status_code == 200
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert any("/v1/whoami" in name for name in names), names
+    assert not any("healthz" in name for name in names), names

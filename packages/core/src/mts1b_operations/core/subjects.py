@@ -13,6 +13,7 @@ __all__ = [
     "ALL",
     "AUDIT_CHECKPOINT",
     "BAR_INTERVALS",
+    "HALT_ALL",
     "MARKETDATA_ALL",
     "NEWS_ALL",
     "OMS_COMMANDS",
@@ -20,6 +21,7 @@ __all__ = [
     "OMS_ORDER_EVENTS",
     "OPERATIONS_ALL",
     "OPERATIONS_COMMANDS",
+    "OPERATIONS_COMMAND_ALL",
     "PORTFOLIO_ALL",
     "PREFIX",
     "SERVICE_HEARTBEAT_ALL",
@@ -57,6 +59,8 @@ PREFIX: Final = "mts.v1"
 ALL: Final = f"{PREFIX}.>"
 OPERATIONS_ALL: Final = f"{PREFIX}.operations.>"
 WATCHDOG_ALL: Final = f"{PREFIX}.operations.watchdog.*"
+HALT_ALL: Final = f"{PREFIX}.operations.halt.>"
+OPERATIONS_COMMAND_ALL: Final = f"{PREFIX}.operations.cmd.>"
 SERVICE_HEARTBEAT_ALL: Final = f"{PREFIX}.operations.service.heartbeat.*"
 AUDIT_CHECKPOINT: Final = f"{PREFIX}.operations.audit.checkpoint"
 MARKETDATA_ALL: Final = f"{PREFIX}.marketdata.>"

@@ -37,8 +37,8 @@ _STREAM_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
 _STREAM_NAME_IN_USE: Final = 10058
 
 # Wildcards the OPERATIONS stream needs that core.subjects does not (yet) export.
-HALT_ALL: Final = f"{subjects.PREFIX}.operations.halt.>"
-OPERATIONS_COMMAND_ALL: Final = f"{subjects.PREFIX}.operations.cmd.>"
+HALT_ALL: Final = subjects.HALT_ALL
+OPERATIONS_COMMAND_ALL: Final = subjects.OPERATIONS_COMMAND_ALL
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -74,6 +75,14 @@ def create_app(context: ServiceContext) -> Litestar:
         },
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         middleware=[prometheus.middleware],
+        # Probes and scrapes would drown the traces of real requests.
+        plugins=[
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(
+                    exclude=["/v1/healthz", "/v1/readyz", "/metrics"], exclude_spans=["receive", "send"]
+                )
+            )
+        ],
         openapi_config=openapi,
         debug=False,
         logging_config=None,
