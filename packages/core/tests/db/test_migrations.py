@@ -28,6 +28,12 @@ ALL_SETS = ["core", "audit", "compliance", "halt", "marketdata-api", "watchdogs"
 VERSION_TABLES = {f"alembic_version_{name.replace('-', '_')}" for name in ALL_SETS}
 
 
+def _heads() -> dict[str, list[str]]:
+    """What each set's code expects: later issues add revisions, so never hard-code them."""
+    sets = discover_migrations()
+    return {sets[name].version_table: sets[name].script().get_heads() for name in ALL_SETS}
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -74,7 +80,7 @@ def test_discover_finds_core_first_then_every_service_sorted() -> None:
     for name, mset in sets.items():
         assert mset.name == name
         assert (mset.location / "env.py").is_file()
-        assert mset.script().get_heads() == ["0001"]
+        assert len(mset.script().get_heads()) == 1, f"{name} has one head"
     assert sets["marketdata-api"].version_table == "alembic_version_marketdata_api"
     assert sets["core"].location.name == "_migrations"
     assert sets["halt"].location == Path(__file__).resolve().parents[4] / "services" / "halt" / "migrations"
@@ -83,8 +89,8 @@ def test_discover_finds_core_first_then_every_service_sorted() -> None:
 async def test_upgrade_all_on_a_fresh_database(database_url: str) -> None:
     applied = await asyncio.to_thread(upgrade_all, database_url)
     assert applied == ALL_SETS
-    assert await _tables(database_url) == {"outbox"} | VERSION_TABLES
-    assert await _versions(database_url) == {table: ["0001"] for table in VERSION_TABLES}
+    assert {"outbox"} | VERSION_TABLES <= await _tables(database_url)
+    assert await _versions(database_url) == _heads()
     conn = await asyncpg.connect(database_url)
     try:
         trigger = await conn.fetchval("SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox'::regclass")
@@ -118,7 +124,9 @@ async def test_upgrade_all_twice_is_a_no_op(database_url: str) -> None:
 
 async def test_upgrade_all_with_names_applies_core_and_those(database_url: str) -> None:
     assert await asyncio.to_thread(upgrade_all, database_url, ["halt"]) == ["core", "halt"]
-    assert await _tables(database_url) == {"outbox", "alembic_version_core", "alembic_version_halt"}
+    tables = await _tables(database_url)
+    assert {"outbox", "alembic_version_core", "alembic_version_halt"} <= tables
+    assert not (VERSION_TABLES - {"alembic_version_core", "alembic_version_halt"}) & tables
     with pytest.raises(ValueError, match=r"^names: unknown migration set\(s\) \['nope'\]"):
         upgrade_all(database_url, ["halt", "nope"])
 
@@ -128,7 +136,7 @@ async def test_concurrent_upgrades_in_one_process_both_succeed(database_url: str
         asyncio.to_thread(upgrade_all, database_url), asyncio.to_thread(upgrade_all, database_url)
     )
     assert list(results) == [ALL_SETS, ALL_SETS]
-    assert await _versions(database_url) == {table: ["0001"] for table in VERSION_TABLES}
+    assert await _versions(database_url) == _heads()
 
 
 async def test_concurrent_upgrades_from_two_processes_serialize(database_url: str) -> None:
@@ -169,8 +177,8 @@ async def test_concurrent_upgrades_from_two_processes_serialize(database_url: st
         await observer.close()
     for proc, (_, stderr) in zip(procs, outcomes, strict=True):
         assert proc.returncode == 0, stderr.decode()
-    assert await _tables(database_url) == {"outbox"} | VERSION_TABLES
-    assert await _versions(database_url) == {table: ["0001"] for table in VERSION_TABLES}
+    assert {"outbox"} | VERSION_TABLES <= await _tables(database_url)
+    assert await _versions(database_url) == _heads()
 
 
 async def test_every_revision_downgrades(database_url: str) -> None:

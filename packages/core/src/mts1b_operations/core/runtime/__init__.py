@@ -5,16 +5,19 @@ hooks); :func:`run_service` connects, checks the schema, serves HTTP with grania
 drains on SIGTERM or the restart command. :func:`create_app` builds the Litestar app alone (tests).
 
 A service's HTTP handlers get the running service by declaring
-``context: NamedDependency[ServiceContext]`` (``litestar.di.NamedDependency``).
+``context: NamedDependency[ServiceContext]`` (``litestar.di.NamedDependency``). Operator endpoints
+take ``guards=[requires_role("operator")]`` and read the caller with ``current_operator(request)``.
 """
 
 from ._app import ErrorBody, create_app
+from ._auth import AUTH_RESPONSES, current_operator, requires_role
 from ._health import Liveness, Readiness, check_dependencies
 from ._lifecycle import EXIT_FAILURE, EXIT_OK, EXIT_SCHEMA_BEHIND, EXIT_SETTINGS, run_service
 from ._server import HttpServer, HttpServerError
 from ._spec import Consumer, ConsumerFactory, Hook, ServiceContext, ServiceSpec
 
 __all__ = [
+    "AUTH_RESPONSES",
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_SCHEMA_BEHIND",
@@ -31,5 +34,7 @@ __all__ = [
     "ServiceSpec",
     "check_dependencies",
     "create_app",
+    "current_operator",
+    "requires_role",
     "run_service",
 ]
