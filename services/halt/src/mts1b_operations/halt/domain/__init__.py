@@ -1,0 +1,85 @@
+"""The halt domain, free of I/O: scopes and their hierarchy, validation against the funds
+registry, the rules of a sticky resume, the pre-flight verdict and the wire payloads."""
+
+from ._errors import HaltError, HaltValidationError, NotHaltedError, RefusalCode, ResumeRefusedError
+from ._model import (
+    Halt,
+    HaltRequest,
+    HaltStatus,
+    Preflight,
+    Refusal,
+    RefusalAction,
+    RequestRecord,
+    ResumeResult,
+)
+from ._resume import (
+    ActorCheck,
+    AlertView,
+    NoAlerts,
+    check_actor_is_operator,
+    check_cosigners,
+    check_force,
+    describe_halts,
+    preflight_report,
+)
+from ._scope import FIRM, Scope, ScopeKind, severity_kind
+from ._validation import (
+    MAX_ACTOR_LENGTH,
+    MAX_TEXT_LENGTH,
+    ValidRequest,
+    check_actor,
+    check_text,
+    resolve_scope,
+    validate_request,
+)
+from ._wire import (
+    HaltRequestedEvent,
+    HaltResumedEvent,
+    RefusalNote,
+    requested_event,
+    requested_msg_id,
+    resumed_event,
+    resumed_msg_id,
+)
+
+__all__ = [
+    "FIRM",
+    "MAX_ACTOR_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "ActorCheck",
+    "AlertView",
+    "Halt",
+    "HaltError",
+    "HaltRequest",
+    "HaltRequestedEvent",
+    "HaltResumedEvent",
+    "HaltStatus",
+    "HaltValidationError",
+    "NoAlerts",
+    "NotHaltedError",
+    "Preflight",
+    "Refusal",
+    "RefusalAction",
+    "RefusalCode",
+    "RefusalNote",
+    "RequestRecord",
+    "ResumeRefusedError",
+    "ResumeResult",
+    "Scope",
+    "ScopeKind",
+    "ValidRequest",
+    "check_actor",
+    "check_actor_is_operator",
+    "check_cosigners",
+    "check_force",
+    "check_text",
+    "describe_halts",
+    "preflight_report",
+    "requested_event",
+    "requested_msg_id",
+    "resolve_scope",
+    "resumed_event",
+    "resumed_msg_id",
+    "severity_kind",
+    "validate_request",
+]

@@ -1,0 +1,144 @@
+"""Fixtures for the halt library tests: a migrated database, NATS, a funds registry, operators."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from nats.aio.msg import Msg
+
+from mts1b_operations.core import schemas, subjects
+from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
+from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.funds import Fund, FundsRegistry
+from mts1b_operations.core.operators import Role, add_operator, revoke_operator
+from mts1b_operations.halt import HaltManager
+
+PAPER = "paper-momentum"
+LIVE = "live-equities"
+LIVE_FLATTENABLE = "live-flattenable"
+ODD = "desk:eu@1"
+"""A fund id with characters a KV key cannot hold."""
+
+
+def make_funds() -> FundsRegistry:
+    return FundsRegistry(
+        [
+            Fund(fund_id=PAPER, mode="paper", strategies=["mom-us-eq", "mom-eu-eq"]),
+            Fund(fund_id=LIVE, mode="live", strategies=["stat-arb-1"]),
+            Fund(fund_id=LIVE_FLATTENABLE, mode="live", strategies=["carry-1"], allow_live_flatten=True),
+            Fund(fund_id=ODD, mode="paper", strategies=["s~1=x"]),
+        ]
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str) -> None:
+    """Poll ``check`` until it holds (bounded); fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Received:
+    """Messages seen by a plain subscriber on the halt subjects."""
+
+    messages: list[Msg] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def of(self, subject: str) -> list[Msg]:
+        return [m for m in self.messages if m.subject == subject]
+
+    def msg_ids(self, subject: str) -> list[str]:
+        return [(m.headers or {}).get(MSG_ID_HEADER, "") for m in self.of(subject)]
+
+    def requested(self) -> list[schemas.HaltRequested]:
+        return [schemas.decode(m.data, schemas.HaltRequested) for m in self.of(subjects.halt_requested())]
+
+    def resumed(self) -> list[schemas.HaltResumed]:
+        return [schemas.decode(m.data, schemas.HaltResumed) for m in self.of(subjects.halt_resumed())]
+
+    async def wait_count(self, subject: str, n: int, within: float = 10.0) -> None:
+        async def enough() -> bool:
+            return len(self.of(subject)) >= n
+
+        await eventually(enough, within=within, what=f"{n} message(s) on {subject}")
+
+
+@pytest.fixture
+def funds() -> FundsRegistry:
+    return make_funds()
+
+
+@pytest_asyncio.fixture
+async def halt_db(database_url: str) -> str:
+    await asyncio.to_thread(upgrade_all, database_url, ["halt"])
+    return database_url
+
+
+@pytest_asyncio.fixture
+async def pool(halt_db: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(halt_db, min_size=1, max_size=20, connect_deadline=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest_asyncio.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    bus = await connect_bus(nats_url, name="halt-tests", connect_deadline=10)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+@pytest_asyncio.fixture
+async def manager(pool: asyncpg.Pool, bus: Bus, funds: FundsRegistry) -> AsyncIterator[HaltManager]:
+    mgr = HaltManager(pool=pool, bus=bus, funds=funds, run_relay=False)
+    await mgr.start()
+    assert mgr.nats_synced
+    try:
+        yield mgr
+    finally:
+        await mgr.close()
+
+
+@pytest_asyncio.fixture
+async def received(bus: Bus) -> AsyncIterator[Received]:
+    got = Received()
+
+    async def on_msg(msg: Msg) -> None:
+        got.messages.append(msg)
+        got.arrived.set()
+
+    sub = await bus.nc.subscribe(f"{subjects.PREFIX}.operations.halt.>", cb=on_msg)
+    await bus.nc.flush()
+    try:
+        yield got
+    finally:
+        await sub.unsubscribe()
+
+
+Operators = Callable[..., Awaitable[str]]
+
+
+@pytest_asyncio.fixture
+async def operator(pool: asyncpg.Pool) -> Operators:
+    """``await operator("alice", role="operator", revoked=False)`` registers one; returns its actor."""
+
+    async def register(name: str, role: Role = "operator", *, revoked: bool = False) -> str:
+        op, _token = await add_operator(pool, name, role, created_by="operator:test-admin")
+        if revoked:
+            await revoke_operator(pool, name)
+        return op.actor
+
+    return register
