@@ -118,7 +118,7 @@ def test_dev_up_serves_every_service_restarts_a_crash_and_sigint_leaves_nothing(
     out = tmp_path / "dev-up.out"
     with out.open("wb") as sink:
         up = subprocess.Popen(
-            [MTS, "dev", "up", *stack_args(state_dir), "--scenario", "calm-open"],
+            [MTS, "dev", "up", *stack_args(state_dir), "--scenario", "vol-regime"],
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -132,7 +132,7 @@ def test_dev_up_serves_every_service_restarts_a_crash_and_sigint_leaves_nothing(
     runtime = wait_for(started, START_TIMEOUT, "mts dev up running")
     state = read_state(state_dir)
     assert isinstance(state, DevstackState)
-    assert state.scenario == "calm-open"
+    assert state.scenario == "vol-regime"
     assert sorted(svc.name for svc in runtime.services) == SERVICES
     for svc in runtime.services:
         assert svc.port == state.base_port + PORT_OFFSETS[svc.name]
@@ -309,5 +309,5 @@ def test_help_documents_the_options_with_an_example() -> None:
         "--detach",
     ):
         assert option in result.stdout
-    assert "later issue" in result.stdout  # --scenario: the replay is not there yet
+    assert "flash-crash" in result.stdout  # --scenario lists the replay's scenarios
     assert "mts dev up --state-dir" in result.stdout

@@ -13,12 +13,18 @@ import click
 from ._exit_codes import ExitCode
 from .db import db
 from .operators import operators
+from .ops_group import ops_group
 from .serve import serve
 
 __all__ = ["PLUGIN_GROUP", "cli", "main"]
 
 PLUGIN_GROUP = "mts1b_operations.cli"
-_BUILTIN: dict[str, click.Command] = {"db": db, "operators": operators, "serve": serve}
+_BUILTIN: dict[str, click.Command] = {
+    "db": db,
+    "mts1b-operations": ops_group,
+    "operators": operators,
+    "serve": serve,
+}
 
 
 def _plugins() -> dict[str, EntryPoint]:

