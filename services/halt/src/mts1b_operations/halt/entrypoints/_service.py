@@ -1,0 +1,129 @@
+"""What the HTTP handlers and the alerts consumer share: :class:`HaltService`, built at start-up.
+
+It holds the halt manager, the funds registry, the policy and the alert tracker, and does what
+follows a halt: the OMS command its mode calls for. Each command and each ack it gathers is
+also committed to the outbox as a fact on ``mts.v1.operations.halt.oms.command`` /
+``…halt.oms.ack`` (the OPERATIONS stream captures them, the audit service records them), so
+the trail shows who was told to cancel or flatten and who answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from mts1b_operations.core import subjects
+from mts1b_operations.core.outbox import enqueue
+from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck
+
+from ..oms_commands import OmsCommandOutcome, command_for_halt, send_oms_command
+from ._schemas import OmsCommandReport
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from mts1b_operations.core.bus import Bus
+    from mts1b_operations.core.funds import FundsRegistry
+    from mts1b_operations.core.runtime import ServiceContext
+
+    from ..alerts import AlertTracker
+    from ..domain import Halt
+    from ..manager import HaltManager
+    from ..policy import HaltPolicy
+
+__all__ = ["OMS_ACK_FACT", "OMS_COMMAND_FACT", "STATE_KEY", "HaltService", "halt_service"]
+
+log = logging.getLogger(__name__)
+
+STATE_KEY: Final = "halt_service"
+# Facts for the audit trail; under mts.v1.operations.halt.>, which the OPERATIONS stream captures.
+OMS_COMMAND_FACT: Final = f"{subjects.PREFIX}.operations.halt.oms.command"
+OMS_ACK_FACT: Final = f"{subjects.PREFIX}.operations.halt.oms.ack"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HaltService:
+    manager: HaltManager
+    funds: FundsRegistry
+    policy: HaltPolicy
+    tracker: AlertTracker
+    pool: asyncpg.Pool
+    bus: Bus
+    source: str = "halt"
+
+    async def send_command(self, command: OmsCommand) -> OmsCommandOutcome:
+        """Send ``command`` to every OMS, gather the acks, and record both for the audit trail.
+
+        Recorded after the send, so the trail never shows a command that did not go out.
+        """
+        outcome = await send_oms_command(
+            self.bus,
+            command,
+            expected_responders=self.policy.oms.expected_responders,
+            timeout=self.policy.oms.ack_timeout,
+        )
+        await self._record(command, outcome.acks)
+        return outcome
+
+    async def follow_up(self, halt: Halt) -> OmsCommandReport:
+        """The OMS command the halt's mode calls for, sent and acked, or why none was sent."""
+        command = command_for_halt(halt, self.funds)
+        if isinstance(command, str):
+            return OmsCommandReport(sent=False, detail=command)
+        try:
+            outcome = await self.send_command(command)
+        except Exception as exc:
+            log.exception("halt %s: the %s command could not be sent", halt.halt_id, command.command)
+            return OmsCommandReport(
+                sent=False,
+                detail=f"{command.command} could not be sent ({type(exc).__name__}: {exc}); the halt is in "
+                "force and order gates block new orders; retry the command",
+            )
+        return OmsCommandReport(sent=True, detail=_describe(outcome), outcome=outcome)
+
+    async def _record(self, command: OmsCommand, acks: list[OmsCommandAck]) -> None:
+        command_id = command.command_id
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await enqueue(
+                    conn,
+                    source=self.source,
+                    subject=OMS_COMMAND_FACT,
+                    payload=command,
+                    event_id=f"oms:{command_id}:command",
+                )
+                for ack in acks:
+                    await enqueue(
+                        conn,
+                        source=self.source,
+                        subject=OMS_ACK_FACT,
+                        payload=ack,
+                        event_id=f"oms:{command_id}:ack:{ack.responder}",
+                    )
+        except Exception:
+            # The command went out; failing to record it must not turn its outcome into an error.
+            log.exception("could not record OMS command %s for the audit trail", command_id)
+
+
+def _describe(outcome: OmsCommandOutcome) -> str:
+    acked = ", ".join(ack.responder for ack in outcome.acks) or "nobody"
+    parts = [
+        f"{outcome.command} {outcome.command_id}: acked by {acked}; "
+        f"{outcome.orders_cancelled} order(s) cancelled, {outcome.positions_closed} position(s) closed"
+    ]
+    if outcome.no_responders:
+        parts.append("no OMS is listening")
+    if outcome.missing:
+        parts.append(f"no ack from {', '.join(outcome.missing)}")
+    if outcome.failed:
+        parts.append(f"failed at {', '.join(outcome.failed)}")
+    return "; ".join(parts)
+
+
+def halt_service(context: ServiceContext) -> HaltService:
+    """The running service's :class:`HaltService` (set by the start-up hook)."""
+    service = context.state.get(STATE_KEY)
+    if not isinstance(service, HaltService):
+        raise RuntimeError("the halt service is not started (no HaltService in the context's state)")
+    return service

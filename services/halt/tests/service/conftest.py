@@ -1,0 +1,253 @@
+"""Fixtures of the halt service tests: real Postgres and NATS, the service in-process, fake OMSes.
+
+``halt_app`` runs the service as its process would (start-up hook, consumer, outbox relay, the
+Litestar app) against the test's database and NATS, reached over httpx's ASGI transport: the
+app shares the test's event loop, so the real pool and bus work inside it (see
+core/tests/runtime/test_app.py for why not Litestar's test client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from litestar import Litestar
+from nats.aio.msg import Msg
+
+from mts1b_operations.core import subjects
+from mts1b_operations.core.bus import Bus, DurableConsumer, connect_bus
+from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.operators import add_operator
+from mts1b_operations.core.outbox import OutboxRelay
+from mts1b_operations.core.runtime import ServiceContext, create_app
+from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, WatchdogAlert, decode, encode
+from mts1b_operations.core.settings import Settings
+from mts1b_operations.halt.bootstrap import service_spec, start_halts, stop_halts, watchdog_alerts
+from mts1b_operations.halt.entrypoints._service import HaltService, halt_service
+
+Condition = Callable[[], Awaitable[bool]]
+
+FUNDS_YAML = """\
+funds:
+  - fund_id: paper-momentum
+    mode: paper
+    strategies: [mom-us-eq, mom-eu-eq]
+  - fund_id: paper-meanrev
+    mode: paper
+    strategies: [mr-us-eq]
+  - fund_id: live-equities
+    mode: live
+    strategies: [stat-arb-1]
+"""
+
+
+async def eventually(condition: Condition, *, within: float = 15.0, what: str = "condition") -> None:
+    """Poll ``condition`` (an async predicate) until true; fail the test after ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        if await condition():
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def funds_file(tmp_path: Path) -> Path:
+    path = tmp_path / "funds.yaml"
+    path.write_text(FUNDS_YAML)
+    return path
+
+
+@pytest.fixture
+def policy_text() -> str:
+    """The policy file's text (parametrize ``policy_text`` to change it): default rules, 1 s acks."""
+    return "oms:\n  ack_timeout: 1.0\n"
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path, policy_text: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "halt-policy.yaml"
+    path.write_text(policy_text)
+    monkeypatch.setenv("MTS_HALT_POLICY_FILE", str(path))
+    return path
+
+
+@pytest_asyncio.fixture
+async def halt_db(database_url: str) -> str:
+    """A fresh database with core's and the halt service's migrations applied."""
+    await asyncio.to_thread(upgrade_all, database_url, ["halt"])
+    return database_url
+
+
+@pytest_asyncio.fixture
+async def pool(halt_db: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(halt_db, connect_deadline=10)
+    yield p
+    await p.close()
+
+
+@pytest_asyncio.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    b = await connect_bus(nats_url, name="halt-service-test", connect_deadline=10)
+    await b.ensure_streams()
+    yield b
+    await b.close()
+
+
+@pytest_asyncio.fixture
+async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
+    """Bearer tokens of registered operators: alice and bob (operator), vera (viewer), ada (admin)."""
+    out: dict[str, str] = {}
+    for name, role in (("alice", "operator"), ("bob", "operator"), ("vera", "viewer"), ("ada", "admin")):
+        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
+    return out
+
+
+@dataclass
+class HaltApp:
+    context: ServiceContext
+    app: Litestar
+    http: httpx.AsyncClient
+    tokens: dict[str, str]
+    consumer: DurableConsumer
+
+    @property
+    def service(self) -> HaltService:
+        return halt_service(self.context)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    async def post(self, path: str, as_: str, body: object, *, cosigner: str | None = None) -> httpx.Response:
+        headers = self.auth(as_)
+        if cosigner is not None:
+            headers["X-MTS-Cosigner-Token"] = self.tokens[cosigner]
+        return await self.http.post(path, json=body, headers=headers)
+
+    async def get(self, path: str, as_: str = "vera", **params: object) -> httpx.Response:
+        return await self.http.get(path, params=params, headers=self.auth(as_))  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running_halt_app(
+    *,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    database_url: str,
+    nats_url: str,
+    funds_file: Path,
+    tokens: dict[str, str],
+) -> AsyncIterator[HaltApp]:
+    """The service as its process runs it (hook, relay, consumer, app), on the given pool and bus."""
+    spec = service_spec()
+    context = ServiceContext(
+        spec=spec,
+        settings=Settings(
+            database_url=database_url, nats_url=nats_url, service_name=spec.name, funds_file=funds_file
+        ),
+        pool=pool,
+        bus=bus,
+        instance_id=str(uuid.uuid4()),
+    )
+    app = create_app(context)
+    await start_halts(context)
+    relay = OutboxRelay(pool, bus, source=spec.name)
+    consumer = watchdog_alerts(context)
+    try:
+        await relay.start()
+        context.relay = relay
+        await consumer.start()
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://halt.test") as http:
+            yield HaltApp(context=context, app=app, http=http, tokens=tokens, consumer=consumer)
+    finally:
+        await consumer.stop()
+        await relay.stop()
+        await stop_halts(context)
+
+
+@pytest_asyncio.fixture
+async def halt_app(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    halt_db: str,
+    nats_url: str,
+    funds_file: Path,
+    policy_file: Path,
+    tokens: dict[str, str],
+) -> AsyncIterator[HaltApp]:
+    async with running_halt_app(
+        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
+    ) as app:
+        yield app
+
+
+def watchdog_alert(watchdog: str, subject_id: str, status: str = "firing") -> WatchdogAlert:
+    return WatchdogAlert(
+        alert_id=str(uuid.uuid4()),
+        watchdog=watchdog,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
+        subject_id=subject_id,
+        value=0.42,
+        threshold=0.25,
+        message=f"{watchdog} {status} on {subject_id}",
+        fired_at=datetime.now(UTC),
+    )
+
+
+async def publish_alert(bus: Bus, alert: WatchdogAlert) -> None:
+    await bus.publish(subjects.watchdog_alert(alert.watchdog), alert, msg_id=alert.alert_id)
+
+
+@dataclass
+class FakeOms:
+    """Test doubles of order management systems: core-NATS subscribers that ack OMS commands."""
+
+    nats_url: str
+    buses: list[Bus] = field(default_factory=list)
+    received: list[tuple[str, OmsCommand]] = field(default_factory=list)
+
+    async def start(self, name: str, *, orders: int = 0, positions: int = 0, ok: bool = True) -> None:
+        b = await connect_bus(self.nats_url, name=f"fake-oms-{name}", connect_deadline=10)
+        self.buses.append(b)
+
+        async def on_command(msg: Msg) -> None:
+            command = decode(msg.data, OmsCommand)
+            self.received.append((name, command))
+            ack = OmsCommandAck(
+                command_id=command.command_id,
+                responder=name,
+                command=command.command,
+                ok=ok,
+                orders_cancelled=orders,
+                positions_closed=positions,
+                error=None if ok else "broker session down",
+                acked_at=datetime.now(UTC),
+            )
+            await msg.respond(encode(ack))
+
+        for command in subjects.OMS_COMMANDS:
+            await b.nc.subscribe(subjects.oms_command(command), cb=on_command)
+        await b.nc.flush()
+
+    async def close(self) -> None:
+        for b in self.buses:
+            await b.close()
+
+
+@pytest_asyncio.fixture
+async def fake_oms(nats_url: str) -> AsyncIterator[FakeOms]:
+    oms = FakeOms(nats_url)
+    yield oms
+    await oms.close()

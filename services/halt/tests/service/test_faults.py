@@ -1,0 +1,71 @@
+"""The service through a NATS outage: a halt is still taken and answered, OMS commands say why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from nats.js.errors import NoKeysError
+
+from mts1b_operations.core.bus import connect_bus
+from mts1b_operations.core.embedded import EmbeddedNats
+from mts1b_operations.halt import BUCKET
+
+from .conftest import eventually, running_halt_app
+
+
+async def test_with_nats_down_a_halt_is_stored_answered_and_mirrored_once_nats_is_back(
+    pool: asyncpg.Pool,
+    halt_db: str,
+    restartable_nats: EmbeddedNats,
+    funds_file: Path,
+    policy_file: Path,
+    tokens: dict[str, str],
+) -> None:
+    bus = await connect_bus(restartable_nats.url, name="halt-fault-test", connect_deadline=10)
+    await bus.ensure_streams()
+    try:
+        async with running_halt_app(
+            pool=pool,
+            bus=bus,
+            database_url=halt_db,
+            nats_url=restartable_nats.url,
+            funds_file=funds_file,
+            tokens=tokens,
+        ) as app:
+            restartable_nats.stop()
+
+            async def disconnected() -> bool:
+                return not bus.is_connected
+
+            await eventually(disconnected, what="the bus to notice NATS is gone")
+            response = await app.post(
+                "/v1/halts",
+                "alice",
+                {"severity": "FUND_HALT", "fund_id": "paper-momentum", "reason": "PL", "mode": "cancel_open"},
+            )
+            assert response.status_code == 201, response.text
+            report = response.json()["oms_command"]
+            assert report["sent"] is False
+            assert "NATS is not connected" in report["detail"]
+            assert [h.scope for h in await app.service.manager.list_active()] == ["fund.paper-momentum"]
+
+            cancel = await app.post("/v1/oms/cancel-all", "alice", {"reason": "drill"})
+            assert cancel.status_code == 503, cancel.text
+            assert cancel.json()["extra"]["code"] == "unavailable"
+            assert cancel.json()["detail"].startswith("NATS is not reachable")
+
+            restartable_nats.start()
+
+            async def mirrored() -> bool:
+                if not bus.is_connected:
+                    return False
+                kv = await bus.js.key_value(BUCKET)
+                try:
+                    return "fund.paper-momentum" in await kv.keys()
+                except NoKeysError:
+                    return False
+
+            await eventually(mirrored, within=30, what="the halt in the KV bucket once NATS is back")
+    finally:
+        await bus.close()
