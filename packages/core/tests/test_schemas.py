@@ -19,6 +19,7 @@ from mts1b_operations.core.schemas import (
     Bar,
     FieldValueError,
     Greeks,
+    HaltRefused,
     HaltRequested,
     HaltResumed,
     Nav,
@@ -75,6 +76,18 @@ SAMPLES: dict[type[Payload], Payload] = {
         reason="drawdown limit breached",
         requested_by="watchdog:vol_dd",
         requested_at=T0,
+    ),
+    HaltRefused: HaltRefused(
+        refusal_id=1,
+        action="resume",
+        halt_id="h-1",
+        scope="fund.paper-momentum",
+        requested_by="operator:alice",
+        cosigned_by="service:riskengine",
+        code="cosigner_not_operator",
+        field="cosigned_by",
+        problem="cosigned_by: only a registered operator can cosign a resume",
+        refused_at=T0,
     ),
     HaltResumed: HaltResumed(
         halt_id="h-2",
@@ -639,7 +652,8 @@ def test_payload_type_for_any_id_token(token: str) -> None:
 
 
 def test_payload_types_map_every_payload_but_the_replies() -> None:
-    assert set(schemas.PAYLOAD_TYPES.values()) == set(SAMPLES) - {OmsCommandAck, OperationsCommandAck}
+    # OmsCommandAck is a reply on the OMS side; the halt service republishes it as a fact.
+    assert set(schemas.PAYLOAD_TYPES.values()) == set(SAMPLES) - {OperationsCommandAck}
     assert all(pattern.startswith(subjects.PREFIX + ".") for pattern in schemas.PAYLOAD_TYPES)
 
 
@@ -649,7 +663,7 @@ def test_a_consumer_of_everything_decodes_by_subject(payload: Payload) -> None:
         (s for s in _sample_subjects() if payload_type_for(s) is type(payload)),
         None,
     )
-    if isinstance(payload, OmsCommandAck | OperationsCommandAck):
+    if isinstance(payload, OperationsCommandAck):
         assert subject is None
         return
     assert subject is not None
@@ -662,6 +676,9 @@ def _sample_subjects() -> list[str]:
     return [
         subjects.halt_requested(),
         subjects.halt_resumed(),
+        subjects.halt_refused(),
+        subjects.halt_oms_command(),
+        subjects.halt_oms_ack(),
         subjects.audit_appended(),
         subjects.audit_checkpoint(),
         subjects.watchdog_alert("vpin"),

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from nats.js.errors import KeyNotFoundError
 
-from mts1b_operations.core import subjects
+from mts1b_operations.core import schemas, subjects
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.funds import FundsRegistry
 from mts1b_operations.halt import (
@@ -254,3 +254,25 @@ async def test_an_alert_view_that_cannot_answer_counts_as_alerting(
         assert (await refused(manager, fund_id=PAPER, cosigned_by=alice)).code == "watchdog_alerting"
         result = await manager.resume(fund_id=PAPER, cosigned_by=alice, force=True, reason="alert store down")
         assert result.resumed.forced
+
+
+async def test_every_refusal_is_published_for_the_audit_chain_at_once(
+    manager: HaltManager, operator: Operators, received: Received
+) -> None:
+    """A refused resume that is never followed by a resume still reaches NATS (and so the audit)."""
+    halt = await manager.request(fund_halt())
+    await refused(manager, fund_id=PAPER, cosigned_by="service:riskengine")
+    refused_subject = subjects.halt_refused()
+    await received.wait_count(refused_subject, 1)
+    (message,) = received.of(refused_subject)
+    event = schemas.decode(message.data, schemas.HaltRefused)
+    assert (event.action, event.halt_id, event.code, event.cosigned_by) == (
+        "resume",
+        halt.halt_id,
+        "cosigner_not_operator",
+        "service:riskengine",
+    )
+    (refusal,) = await manager.refusals(halt.halt_id)
+    assert message.headers is not None
+    assert message.headers["Nats-Msg-Id"] == f"halt-refusal:{refusal.refusal_id}"
+    assert schemas.payload_type_for(refused_subject) is schemas.HaltRefused

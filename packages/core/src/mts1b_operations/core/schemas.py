@@ -38,6 +38,7 @@ __all__ = [
     "FieldValueError",
     "Greeks",
     "HaltMode",
+    "HaltRefused",
     "HaltRequested",
     "HaltResumed",
     "HaltSeverity",
@@ -217,6 +218,21 @@ class HaltResumed(Payload, frozen=True, kw_only=True):
             "must be a different actor from resumed_by",
         )
         _require(self.resumed_at >= self.requested_at, "resumed_at", "is before requested_at")
+
+
+class HaltRefused(Payload, frozen=True, kw_only=True):
+    """A halt request or resume was refused (mts.v1.operations.halt.refused), so the audit sees it."""
+
+    refusal_id: Annotated[int, msgspec.Meta(ge=1)]
+    action: Literal["request", "resume"]
+    halt_id: Id | None = None
+    scope: Id | None = None
+    requested_by: Actor | None = None
+    cosigned_by: Actor | None = None
+    code: Id
+    field: Id | None = None
+    problem: Text
+    refused_at: Timestamp
 
 
 class AuditAppended(Payload, frozen=True, kw_only=True):
@@ -534,6 +550,9 @@ def _payload_types() -> dict[str, type[Payload]]:
     table: dict[str, type[Payload]] = {
         subjects.halt_requested(): HaltRequested,
         subjects.halt_resumed(): HaltResumed,
+        subjects.halt_refused(): HaltRefused,
+        subjects.halt_oms_command(): OmsCommand,
+        subjects.halt_oms_ack(): OmsCommandAck,
         subjects.audit_appended(): AuditAppended,
         subjects.audit_checkpoint(): AuditCheckpoint,
         subjects.SERVICE_HEARTBEAT_ALL: ServiceHeartbeat,

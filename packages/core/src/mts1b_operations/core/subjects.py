@@ -36,6 +36,9 @@ __all__ = [
     "WatchdogKind",
     "audit_appended",
     "audit_checkpoint",
+    "halt_oms_ack",
+    "halt_oms_command",
+    "halt_refused",
     "halt_requested",
     "halt_resumed",
     "marketdata_bar",
@@ -116,6 +119,21 @@ def halt_requested() -> str:
 
 def halt_resumed() -> str:
     return f"{PREFIX}.operations.halt.resumed"
+
+
+def halt_refused() -> str:
+    """A refused halt request or resume (a departure from the contract's list: docs/decisions/0002)."""
+    return f"{PREFIX}.operations.halt.refused"
+
+
+def halt_oms_command() -> str:
+    """An OMS command the halt service sent on an operator's or a halt's behalf (fact for the audit)."""
+    return f"{PREFIX}.operations.halt.oms.command"
+
+
+def halt_oms_ack() -> str:
+    """An OMS responder's ack to such a command (fact for the audit)."""
+    return f"{PREFIX}.operations.halt.oms.ack"
 
 
 def audit_appended() -> str:

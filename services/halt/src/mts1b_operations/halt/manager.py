@@ -496,4 +496,6 @@ class HaltManager:
             )
         except Exception as record_exc:
             log.error("could not record the refused %s (%s): %r", action, exc, record_exc)
+        else:
+            await self._flush()  # the refusal's event takes the fast path like any other
         log.warning("refused %s: %s", action, exc)

@@ -37,6 +37,7 @@ from ..domain import (
     RequestRecord,
     ValidRequest,
     check_actor_is_operator,
+    refused_event,
     requested_event,
     requested_msg_id,
     resumed_event,
@@ -304,23 +305,33 @@ class HaltStore:
         requested_by: str | None = None,
         cosigned_by: str | None = None,
     ) -> Refusal:
-        row = await self._pool.fetchrow(
-            f"""
-            INSERT INTO halt_refusals
-                (action, halt_id, scope_key, requested_by, cosigned_by, code, field, problem)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            RETURNING {_REFUSAL_COLUMNS}
-            """,  # noqa: S608
-            action,
-            halt_id,
-            scope,
-            _clip(requested_by),
-            _clip(cosigned_by),
-            code,
-            field,
-            problem,
-        )
-        return _refusal(row)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"""
+                INSERT INTO halt_refusals
+                    (action, halt_id, scope_key, requested_by, cosigned_by, code, field, problem)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                RETURNING {_REFUSAL_COLUMNS}
+                """,  # noqa: S608
+                action,
+                halt_id,
+                scope,
+                _clip(requested_by),
+                _clip(cosigned_by),
+                code,
+                field,
+                problem,
+            )
+            refusal = _refusal(row)
+            # The refusal is a fact the audit chain must hold, so it commits with its event.
+            await enqueue(
+                conn,
+                source=self._source,
+                subject=subjects.halt_refused(),
+                payload=refused_event(refusal),
+                event_id=f"halt-refusal:{refusal.refusal_id}",
+            )
+        return refusal
 
     @_retried
     async def refusals(self, *, halt_id: str | None = None, limit: int = 100) -> list[Refusal]:

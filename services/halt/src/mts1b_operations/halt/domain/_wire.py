@@ -30,6 +30,7 @@ __all__ = [
     "HaltRequestedEvent",
     "HaltResumedEvent",
     "RefusalNote",
+    "refused_event",
     "requested_event",
     "requested_msg_id",
     "resumed_event",
@@ -123,4 +124,20 @@ def resumed_event(halt: Halt, refusals: Sequence[Refusal] = ()) -> HaltResumedEv
             )
             for r in refusals
         ],
+    )
+
+
+def refused_event(refusal: Refusal) -> schemas.HaltRefused:
+    """The ``halt.refused`` payload of a recorded refusal."""
+    return schemas.HaltRefused(
+        refusal_id=refusal.refusal_id,
+        action=refusal.action,
+        halt_id=refusal.halt_id,
+        scope=refusal.scope,
+        requested_by=refusal.requested_by or None,
+        cosigned_by=refusal.cosigned_by or None,
+        code=refusal.code,
+        field=refusal.field,
+        problem=refusal.problem[:8192] or "refused",
+        refused_at=refusal.refused_at,
     )

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 STATE_KEY: Final = "halt_service"
 # Facts for the audit trail; under mts.v1.operations.halt.>, which the OPERATIONS stream captures.
-OMS_COMMAND_FACT: Final = f"{subjects.PREFIX}.operations.halt.oms.command"
-OMS_ACK_FACT: Final = f"{subjects.PREFIX}.operations.halt.oms.ack"
+OMS_COMMAND_FACT: Final = subjects.halt_oms_command()
+OMS_ACK_FACT: Final = subjects.halt_oms_ack()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
