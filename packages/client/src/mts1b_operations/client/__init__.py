@@ -72,11 +72,23 @@ from ._gate import (
     HaltGate,
     halt_key,
 )
+from ._halt import (
+    Halt,
+    HaltAnswer,
+    HaltClient,
+    HaltStatus,
+    OmsCommandOutcome,
+    OmsCommandReport,
+    ResumeAnswer,
+    ResumePreflight,
+    ResumeResult,
+)
 from ._http import (
     RETRIED_STATUSES,
     ServiceClient,
     api_error_from_response,
 )
+from ._watchdogs import WatchdogFiringSubject, WatchdogsClient, WatchdogView
 
 __all__ = [
     "HALT_BUCKET",
@@ -101,12 +113,21 @@ __all__ = [
     "FollowedMessage",
     "GateDecision",
     "GateListener",
+    "Halt",
+    "HaltAnswer",
+    "HaltClient",
     "HaltGate",
+    "HaltStatus",
     "InvalidMessageHandler",
     "MtsError",
     "NotFoundError",
+    "OmsCommandOutcome",
+    "OmsCommandReport",
     "PermissionDeniedError",
     "ProofCheckError",
+    "ResumeAnswer",
+    "ResumePreflight",
+    "ResumeResult",
     "ServiceClient",
     "ServiceName",
     "ServiceUnavailableError",
@@ -114,6 +135,9 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "VerifyProgressCallback",
+    "WatchdogFiringSubject",
+    "WatchdogView",
+    "WatchdogsClient",
     "api_error_from_response",
     "check_audit_proof",
     "default_credentials_path",

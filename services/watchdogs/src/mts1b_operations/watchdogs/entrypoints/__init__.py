@@ -1,0 +1,1 @@
+"""How the outside reaches the watchdogs: the HTTP API and the live control of their configuration."""

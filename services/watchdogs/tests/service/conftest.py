@@ -1,0 +1,279 @@
+"""Fixtures of the watchdog service tests: real Postgres and NATS, the runners in-process.
+
+``watchdogs`` builds a :class:`Harness` for a set of watchdogs with test-sized parameters: the
+runtime (durable consumers, probes, bookkeeping), the service's outbox relay, the control and
+the Litestar app reached over httpx's ASGI transport (the app shares the test's event loop, so
+the real pool and bus work inside it). :class:`AlertWatcher` is a core NATS subscription on
+every watchdog subject; tests wait on it with a timeout instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from mts1b_operations.core import subjects
+from mts1b_operations.core.bus import Bus, connect_bus
+from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.funds import FundsRegistry
+from mts1b_operations.core.operators import add_operator
+from mts1b_operations.core.outbox import OutboxRelay
+from mts1b_operations.core.runtime import ServiceContext, create_app
+from mts1b_operations.core.schemas import WatchdogAlert, decode
+from mts1b_operations.core.settings import Settings
+from mts1b_operations.watchdogs.bootstrap import service_spec
+from mts1b_operations.watchdogs.entrypoints.control import WatchdogControl
+from mts1b_operations.watchdogs.entrypoints.http import STATE_KEY
+from mts1b_operations.watchdogs.runners import WatchdogRuntime
+
+Condition = Callable[[], Awaitable[bool]]
+
+
+async def eventually(condition: Condition, *, within: float = 10.0, what: str = "condition") -> None:
+    """Poll ``condition`` until true; fail the test after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class AlertWatcher:
+    """Every WatchdogAlert published while it listens, in arrival order."""
+
+    bus: Bus
+    alerts: list[WatchdogAlert] = field(default_factory=list)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _sub: Any = None
+
+    async def start(self) -> None:
+        async def on_alert(msg: Any) -> None:
+            alert = decode(msg.data, WatchdogAlert)
+            async with self._arrived:
+                self.alerts.append(alert)
+                self._arrived.notify_all()
+
+        self._sub = await self.bus.nc.subscribe(subjects.WATCHDOG_ALL, cb=on_alert)
+        await self.bus.nc.flush()
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    def matching(
+        self, kind: str, status: str | None = None, subject_id: str | None = None
+    ) -> list[WatchdogAlert]:
+        return [
+            a
+            for a in self.alerts
+            if a.watchdog == kind
+            and (status is None or a.status == status)
+            and (subject_id is None or a.subject_id == subject_id)
+        ]
+
+    async def wait(
+        self, kind: str, status: str, subject_id: str | None = None, *, count: int = 1, within: float = 10.0
+    ) -> WatchdogAlert:
+        """The ``count``-th ``kind`` alert with ``status`` (on ``subject_id``); fails after ``within`` s."""
+
+        def found() -> bool:
+            return len(self.matching(kind, status, subject_id)) >= count
+
+        try:
+            async with asyncio.timeout(within):
+                async with self._arrived:
+                    await self._arrived.wait_for(found)
+        except TimeoutError:
+            seen = [(a.watchdog, a.status, a.subject_id, a.message) for a in self.alerts]
+            pytest.fail(
+                f"no {status} {kind} alert on {subject_id or 'any subject'} within {within}s; saw {seen}"
+            )
+        return self.matching(kind, status, subject_id)[count - 1]
+
+    async def quiet(self, kind: str, *, after: Callable[[], Awaitable[object]]) -> None:
+        """Run ``after`` (publish inputs, wait until they were handled); assert no ``kind`` alert came."""
+        before = len(self.matching(kind))
+        await after()
+        await self.bus.nc.flush()
+        assert len(self.matching(kind)) == before, self.matching(kind)[before:]
+
+
+@pytest_asyncio.fixture
+async def wd_db(database_url: str) -> str:
+    """A fresh database with core's and the watchdogs' migrations applied."""
+    await asyncio.to_thread(upgrade_all, database_url, ["watchdogs"])
+    return database_url
+
+
+@pytest_asyncio.fixture
+async def pool(wd_db: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(wd_db, connect_deadline=10)
+    yield p
+    await p.close()
+
+
+@pytest_asyncio.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    b = await connect_bus(nats_url, name="watchdogs-service-test", connect_deadline=10)
+    await b.ensure_streams()
+    yield b
+    await b.close()
+
+
+@pytest_asyncio.fixture
+async def alerts(bus: Bus) -> AsyncIterator[AlertWatcher]:
+    watcher = AlertWatcher(bus)
+    await watcher.start()
+    yield watcher
+    await watcher.stop()
+
+
+@pytest_asyncio.fixture
+async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
+    """Bearer tokens: olga (operator), vera (viewer)."""
+    out: dict[str, str] = {}
+    for name, role in (("olga", "operator"), ("vera", "viewer")):
+        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
+    return out
+
+
+@dataclass
+class Harness:
+    """The watchdogs of one test, as the service runs them."""
+
+    pool: asyncpg.Pool
+    bus: Bus
+    wd_db: str
+    nats_url: str
+    tokens: dict[str, str]
+    runtime: WatchdogRuntime | None = None
+    control: WatchdogControl | None = None
+    relay: OutboxRelay | None = None
+    http: httpx.AsyncClient | None = None
+    instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    async def start(
+        self,
+        names: Sequence[str],
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        funds: FundsRegistry | None = None,
+    ) -> WatchdogRuntime:
+        spec = service_spec()
+        context = ServiceContext(
+            spec=spec,
+            settings=Settings(database_url=self.wd_db, nats_url=self.nats_url, service_name=spec.name),
+            pool=self.pool,
+            bus=self.bus,
+            instance_id=self.instance_id,
+        )
+        self.runtime = WatchdogRuntime(
+            self.pool,
+            self.bus,
+            source=spec.name,
+            names=names,
+            overrides=overrides,
+            env=env or {},
+            funds=funds,
+            flush_interval=0.1,
+        )
+        self.control = WatchdogControl(
+            self.runtime, self.bus, instance_id=self.instance_id, service=spec.name
+        )
+        context.state[STATE_KEY] = self.control
+        self.relay = OutboxRelay(self.pool, self.bus, source=spec.name, poll_interval=0.2)
+        await self.relay.start()
+        await self.runtime.start()
+        await self.control.start()
+        transport = httpx.ASGITransport(app=create_app(context))  # type: ignore[arg-type]
+        self.http = httpx.AsyncClient(transport=transport, base_url="http://watchdogs.test")
+        return self.runtime
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+        if self.control is not None:
+            await self.control.stop()
+        if self.runtime is not None:
+            await self.runtime.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+
+    async def restart(self, names: Sequence[str], **kwargs: Any) -> WatchdogRuntime:
+        """Stop everything and start anew on the same Postgres and NATS (a new instance)."""
+        await self.stop()
+        self.instance_id = str(uuid.uuid4())
+        return await self.start(names, **kwargs)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    async def request(self, method: str, path: str, as_: str = "olga", body: object = None) -> httpx.Response:
+        assert self.http is not None
+        return await self.http.request(method, path, json=body, headers=self.auth(as_))
+
+    async def publish(self, subject: str, payload: Any) -> None:
+        await self.bus.publish(subject, payload, msg_id=str(uuid.uuid4()))
+
+    async def evaluated(self, name: str, count: int, *, within: float = 10.0) -> None:
+        """Wait until ``name`` has made at least ``count`` evaluations since it started."""
+        assert self.runtime is not None
+        runner = self.runtime.runner(name)
+
+        async def done() -> bool:
+            return runner.evaluation_count >= count
+
+        await eventually(done, within=within, what=f"{name} to evaluate {count} time(s)")
+
+    async def ticked(self, name: str, count: int, *, within: float = 10.0) -> None:
+        """Wait until the periodic runner ``name`` has done ``count`` more rounds."""
+        assert self.runtime is not None
+        runner = self.runtime.runner(name)
+        target = runner.ticks + count
+
+        async def done() -> bool:
+            return runner.ticks >= target
+
+        await eventually(done, within=within, what=f"{name} to do {count} round(s)")
+
+    async def settled(self, name: str, *, within: float = 10.0) -> None:
+        """Wait until ``name``'s durable consumer(s) handled every message published so far."""
+        assert self.runtime is not None
+        consumers = [c for c in self.runtime._consumers if c.spec.durable.startswith(f"watchdogs-{name}")]
+        assert consumers, f"{name} has no input consumer"
+
+        async def done() -> bool:
+            for consumer in consumers:
+                info = await consumer.info()
+                if info.num_pending or info.num_ack_pending:
+                    return False
+            return True
+
+        await eventually(done, within=within, what=f"{name}'s inputs to be handled")
+
+
+@pytest_asyncio.fixture
+async def harness(
+    pool: asyncpg.Pool, bus: Bus, wd_db: str, nats_url: str, tokens: dict[str, str]
+) -> AsyncIterator[Harness]:
+    h = Harness(pool=pool, bus=bus, wd_db=wd_db, nats_url=nats_url, tokens=tokens)
+    yield h
+    await h.stop()
+
+
+def utc(seconds: float) -> datetime:
+    """A fixed, timezone-aware instant: ``seconds`` after 2025-01-06 00:00 UTC (a Monday)."""
+    return datetime.fromtimestamp(1_736_121_600 + seconds, UTC)
