@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
-from mts1b_operations.client._gate import HaltGate
+from mts1b_operations.client import HaltGate
 from mts1b_operations.core import schemas, subjects
 from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
 from mts1b_operations.core.db import create_pool, upgrade_all

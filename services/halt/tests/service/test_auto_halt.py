@@ -43,6 +43,15 @@ async def test_a_vol_dd_alert_halts_the_fund_as_the_watchdog(halt_app: HaltApp, 
     assert "vol_dd firing on paper-momentum" in halt.reason
 
 
+THIRD_IN_A_ROW = """\
+rules:
+  - {name: strategy_watchdog, watchdog: strategy, severity: STRATEGY_HALT, mode: cancel_open, consecutive: 3}
+oms:
+  ack_timeout: 1.0
+"""
+
+
+@pytest.mark.parametrize("policy_text", [THIRD_IN_A_ROW])
 async def test_strategy_alerts_halt_at_the_third_in_a_row_and_a_resolve_resets(
     halt_app: HaltApp, bus: Bus
 ) -> None:
@@ -66,6 +75,7 @@ async def test_strategy_alerts_halt_at_the_third_in_a_row_and_a_resolve_resets(
     assert "3 consecutive firing alerts" in halt.reason
 
 
+@pytest.mark.parametrize("policy_text", [THIRD_IN_A_ROW])
 async def test_the_count_survives_a_restart_of_the_consumer(halt_app: HaltApp, bus: Bus) -> None:
     for _ in range(2):
         await publish_alert(bus, watchdog_alert("strategy", "mr-us-eq"))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mts1b_operations.client._errors import BadRequestError
-from mts1b_operations.client._halt import HaltClient
+from mts1b_operations.client import BadRequestError, HaltClient
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode
 from mts1b_operations.halt.entrypoints._service import OMS_ACK_FACT, OMS_COMMAND_FACT

@@ -69,6 +69,22 @@ def test_vol_dd_halts_the_fund_at_the_first_firing_alert_in_block_new() -> None:
     assert "value 0.31" in action.reason
 
 
+THIRD_IN_A_ROW = (
+    PolicyRule(
+        name="strategy_watchdog",
+        watchdog="strategy",
+        severity="STRATEGY_HALT",
+        mode="cancel_open",
+        consecutive=3,
+    ),
+)
+
+
+def test_the_default_strategy_rule_acts_on_the_first_alert_the_watchdog_debounced() -> None:
+    _, actions = run([alert("strategy", "mom-us-eq", n=0)])
+    assert [len(a) for a in actions] == [1]
+
+
 def test_strategy_alerts_act_at_the_third_in_a_row_and_a_resolve_resets_the_count() -> None:
     alerts = [
         alert("strategy", "mom-us-eq", n=0),
@@ -78,7 +94,7 @@ def test_strategy_alerts_act_at_the_third_in_a_row_and_a_resolve_resets_the_coun
         alert("strategy", "mom-us-eq", n=4),
         alert("strategy", "mom-us-eq", n=5),
     ]
-    state, actions = run(alerts)
+    state, actions = run(alerts, THIRD_IN_A_ROW)
     assert [len(a) for a in actions] == [0, 0, 0, 0, 0, 1]
     action = actions[-1][0]
     assert (action.severity, action.strategy_id, action.fund_id) == ("STRATEGY_HALT", "mom-us-eq", None)

@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 from nats.js.errors import NoKeysError
 
-from mts1b_operations.client._errors import AuthenticationError, BadRequestError, PermissionDeniedError
-from mts1b_operations.client._halt import HaltClient
+from mts1b_operations.client import AuthenticationError, BadRequestError, HaltClient, PermissionDeniedError
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.testing import ServiceProcess
 from mts1b_operations.halt import BUCKET, kv_key

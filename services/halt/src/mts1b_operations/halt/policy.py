@@ -117,7 +117,9 @@ DEFAULT_RULES: Final[tuple[PolicyRule, ...]] = (
         watchdog="strategy",
         severity="STRATEGY_HALT",
         mode="cancel_open",
-        consecutive=3,
+        # The watchdog already debounces with its own `for` and sends one alert per episode
+        # (repeats only with its repeat_interval), so one firing alert is the persistent breach.
+        consecutive=1,
     ),
     PolicyRule(
         name="dependency_oms",
