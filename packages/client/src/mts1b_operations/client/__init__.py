@@ -88,6 +88,7 @@ from ._http import (
     ServiceClient,
     api_error_from_response,
 )
+from ._marketdata import Bar, BarInterval, FundStatus, HaltInForce, MarketDataClient, Quote
 from ._watchdogs import WatchdogFiringSubject, WatchdogsClient, WatchdogView
 
 __all__ = [
@@ -104,6 +105,8 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "BadRequestError",
+    "Bar",
+    "BarInterval",
     "CheckedProof",
     "ClientConfig",
     "ConfigurationError",
@@ -111,20 +114,24 @@ __all__ = [
     "DeliverFrom",
     "FollowDecodeError",
     "FollowedMessage",
+    "FundStatus",
     "GateDecision",
     "GateListener",
     "Halt",
     "HaltAnswer",
     "HaltClient",
     "HaltGate",
+    "HaltInForce",
     "HaltStatus",
     "InvalidMessageHandler",
+    "MarketDataClient",
     "MtsError",
     "NotFoundError",
     "OmsCommandOutcome",
     "OmsCommandReport",
     "PermissionDeniedError",
     "ProofCheckError",
+    "Quote",
     "ResumeAnswer",
     "ResumePreflight",
     "ResumeResult",
