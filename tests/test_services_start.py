@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,13 @@ async def test_service_starts_and_answers_health(
     tmp_path: Path, database_url: str, nats_url: str, name: str, module: str
 ) -> None:
     await asyncio.to_thread(upgrade_all, database_url, [name])
-    with start_service(module, database_url=database_url, nats_url=nats_url, log_dir=tmp_path) as service:
+    signing_key = tmp_path / "audit-signing-key.seed"
+    signing_key.write_bytes(os.urandom(32))
+    signing_key.chmod(0o600)
+    env = {"MTS_AUDIT_SIGNING_KEY": str(signing_key)}
+    with start_service(
+        module, database_url=database_url, nats_url=nats_url, log_dir=tmp_path, env=env
+    ) as service:
         health = service.get("/v1/healthz")
         assert health.status == 200
         assert health.json()["service"] == name
