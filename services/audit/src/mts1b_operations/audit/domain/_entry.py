@@ -61,7 +61,7 @@ _LONG_DIGIT_RUN = re.compile(rb"[0-9]{16}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One entry of the chain, with the exact canonical bytes its hash covers.
 
     ``canonical`` is what is hashed and stored; the other fields are what those bytes say
