@@ -11,6 +11,7 @@ from importlib.metadata import EntryPoint, entry_points, version
 import click
 
 from ._exit_codes import ExitCode
+from .cmd import cmd
 from .db import db
 from .operators import operators
 from .ops_group import ops_group
@@ -20,6 +21,7 @@ __all__ = ["PLUGIN_GROUP", "cli", "main"]
 
 PLUGIN_GROUP = "mts1b_operations.cli"
 _BUILTIN: dict[str, click.Command] = {
+    "cmd": cmd,
     "db": db,
     "mts1b-operations": ops_group,
     "operators": operators,
