@@ -17,7 +17,7 @@ from mts1b_operations.cli import ExitCode
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres
 
 from ._control import live_processes, stop_leftovers, supervisor_alive
-from ._funds import ensure_funds_file
+from ._funds import ensure_funds_file, ensure_halt_policy
 from ._health import wait_healthy
 from ._ports import port_in_use
 from ._services import DEFAULT_BASE_PORT, PlannedService, UnknownServiceError, plan_services
@@ -325,7 +325,17 @@ class DevStack:
             "MTS_SERVICE_NAME": svc.name,
             "MTS_FUNDS_FILE": self._state.funds_file,
             "MTS_AUDIT_SIGNING_KEY": self._state.signing_key_file,
+            **self._halt_policy_env(),
         }
+
+    def _halt_policy_env(self) -> dict[str, str]:
+        """With the paper OMS running, the halt service expects its acks (an operator's file wins)."""
+        if not self.options.sim or "MTS_HALT_POLICY_FILE" in os.environ:
+            return {}
+        path = self.state_dir / "halt-policy.yaml"
+        if ensure_halt_policy(path):
+            self._say(f"wrote {path} (the paper OMS must ack OMS commands)")
+        return {"MTS_HALT_POLICY_FILE": str(path)}
 
     def _scenario(self) -> str:
         return self.options.scenario or DEFAULT_SCENARIO
