@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,14 +55,26 @@ def _shared_nats(base: Path) -> Iterator[SharedNats]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def shared_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedPostgres]:
-    yield from _shared_postgres(tmp_path_factory.mktemp("postgres"))
+def _private_dir(prefix: str) -> Iterator[Path]:
+    # Not under pytest's basetemp: another pytest session on the machine prunes old numbered
+    # basetemps, and would delete a live server's data directory in the middle of this run.
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def shared_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedNats]:
-    yield from _shared_nats(tmp_path_factory.mktemp("nats"))
+def shared_postgres() -> Iterator[SharedPostgres]:
+    for base in _private_dir("mts-test-postgres-"):
+        yield from _shared_postgres(base)
+
+
+@pytest.fixture(scope="session")
+def shared_nats() -> Iterator[SharedNats]:
+    for base in _private_dir("mts-test-nats-"):
+        yield from _shared_nats(base)
 
 
 @pytest.fixture
