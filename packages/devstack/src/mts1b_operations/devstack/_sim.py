@@ -22,9 +22,14 @@ class SimChild:
 
 
 def sim_children(
-    *, scenario: str, seed: int, replay_file: Path | None = None, python: str | None = None
+    *,
+    scenario: str,
+    seed: int,
+    replay_file: Path | None = None,
+    speed: float = 1.0,
+    python: str | None = None,
 ) -> list[SimChild]:
-    """The replay (the scenario, or the trades of ``replay_file``) and the paper OMS.
+    """The replay (the scenario at ``speed``, or the trades of ``replay_file``) and the paper OMS.
 
     Both stop by themselves when their parent (the supervisor) goes away, and a file replay
     stays up once the file is played so the supervisor does not play it again.
@@ -33,6 +38,9 @@ def sim_children(
     if replay_file is None:
         replay_args = ["--scenario", scenario, "--seed", str(seed)]
         what = f"scenario {scenario}, seed {seed}"
+        if speed != 1.0:
+            replay_args += ["--speed", repr(speed)]
+            what += f", {speed:g}x speed"
     else:
         replay_args = ["--file", str(replay_file), "--keep-running"]
         what = f"the trades of {replay_file}"

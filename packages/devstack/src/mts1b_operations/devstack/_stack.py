@@ -25,6 +25,7 @@ from ._signing_key import ensure_signing_key
 from ._sim import sim_children
 from ._state import DevstackState, RuntimeState, ServiceState, StateError, read_state, write_state
 from ._supervisor import Backoff, ChildSpec, Supervisor, SupervisorEvent
+from ._watchdog_params import seed_watchdog_params
 from .replay.scenarios import DEFAULT_SCENARIO
 
 __all__ = [
@@ -59,6 +60,8 @@ class StackOptions:
     scenario: str | None = None
     """Market-replay scenario; None plays the default (calm)."""
     seed: int = 0
+    replay_speed: float = 1.0
+    """Market seconds the scenario replay plays per wall-clock second."""
     replay_file: Path | None = None
     """Replay the trades of this CSV / parquet file instead of a scenario."""
     sim: bool = True
@@ -288,6 +291,18 @@ class DevStack:
         except Exception as exc:  # alembic raises many kinds; all of them stop the start-up
             raise StackError(f"migrations failed: {type(exc).__name__}: {exc}") from exc
         self._say(f"migrations applied: {applied}")
+        if self.options.sim and self.options.replay_file is None:
+            await self._seed_watchdog_params(dsn)
+
+    async def _seed_watchdog_params(self, dsn: str) -> None:
+        try:
+            written = await seed_watchdog_params(dsn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StackError(
+                f"cannot write the dev watchdog parameters: {exc}", ExitCode.UNREACHABLE
+            ) from exc
+        if written:
+            self._say(f"watchdog parameters for the replay's scale set on: {', '.join(written)}")
 
     async def _start_services(self) -> None:
         runtime = self._runtime()
@@ -304,7 +319,10 @@ class DevStack:
         ]
         if self.options.sim:
             for child in sim_children(
-                scenario=self._scenario(), seed=self.options.seed, replay_file=self.options.replay_file
+                scenario=self._scenario(),
+                seed=self.options.seed,
+                replay_file=self.options.replay_file,
+                speed=self.options.replay_speed,
             ):
                 specs.append(ChildSpec(child.name, child.argv, self._log_file(child.name), self._sim_env()))
                 self._say(f"{child.name}: {child.description}")

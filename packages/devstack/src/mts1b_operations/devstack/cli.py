@@ -90,6 +90,14 @@ def dev() -> None:
     help="Seed of the market replay and of the paper OMS's order generator.",
 )
 @click.option(
+    "--replay-speed",
+    type=click.FloatRange(min=0, min_open=True, max=100),
+    default=1.0,
+    show_default=True,
+    help="Market seconds of the scenario played per wall-clock second (above 1 the replay's "
+    "timestamps run ahead of the clock).",
+)
+@click.option(
     "--replay-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Replay the trades of this CSV or parquet file (columns symbol, ts, price, size; optional "
@@ -126,6 +134,7 @@ def up(
     base_port: int,
     scenario: str,
     seed: int,
+    replay_speed: float,
     replay_file: Path | None,
     no_sim: bool,
     only: tuple[str, ...],
@@ -155,6 +164,8 @@ def up(
     if replay_file is not None:
         if no_sim:
             raise click.UsageError("--replay-file needs the market replay; drop --no-sim")
+        if replay_speed != 1.0:
+            raise click.UsageError("--replay-speed applies to a scenario, not to --replay-file")
         replay_file = _checked_trades_file(replay_file)
     options = StackOptions(
         state_dir=state_dir.resolve(),
@@ -163,6 +174,7 @@ def up(
         base_port=base_port,
         scenario=scenario,
         seed=seed,
+        replay_speed=replay_speed,
         replay_file=replay_file,
         sim=not no_sim,
         only=tuple(name.strip() for names in only for name in names.split(",") if name.strip()),
@@ -248,6 +260,8 @@ def _detach(options: StackOptions) -> ExitCode:
         *(["--scenario", options.scenario] if options.scenario is not None else []),
         "--seed",
         str(options.seed),
+        "--replay-speed",
+        repr(options.replay_speed),
         *(["--replay-file", str(options.replay_file)] if options.replay_file is not None else []),
         *([] if options.sim else ["--no-sim"]),
         *(arg for name in options.only for arg in ("--only", name)),

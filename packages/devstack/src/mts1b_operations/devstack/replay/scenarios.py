@@ -135,7 +135,7 @@ FLASH_CRASH: Final = Scenario(
             size_scale=3.0,
             impact_bps=1.0,
             spread_bps=25.0,
-            news_rate=0.5,
+            news_rate=0.8,
             sentiment=-0.8,
         ),
         Phase(
