@@ -173,6 +173,34 @@ async def test_position_anomaly_fires_on_an_outsized_change_and_resolves_on_a_no
     assert resolved.value == pytest.approx(0.0)
 
 
+async def test_position_anomaly_keeps_two_strategies_holding_one_symbol_apart(
+    harness: Harness, alerts: AlertWatcher
+) -> None:
+    """Interleaved snapshots of two strategies' steady positions in one symbol are not changes."""
+    await harness.start(["position_anomaly"], {"position_anomaly": {"min_history": 2, "window": 20}})
+    subject = subjects.portfolio_position("paper-momentum")
+
+    async def interleaved() -> None:
+        for second in range(12):
+            strategy, quantity = ("mom-us-eq", 190.0) if second % 2 == 0 else ("mom-eu-eq", 310.0)
+            await harness.publish(
+                subject,
+                Position(
+                    fund_id="paper-momentum",
+                    strategy_id=strategy,
+                    symbol="ACME",
+                    ts=utc(second),
+                    quantity=quantity,
+                    avg_price=10,
+                    market_price=10,
+                ),
+            )
+        await harness.settled("position_anomaly")
+
+    await alerts.quiet("position", after=interleaved)
+    assert harness.runtime.runner("position_anomaly").evaluation_count == 0  # type: ignore[union-attr]
+
+
 # ------------------------------------------------------------------------------------ predictive health
 
 

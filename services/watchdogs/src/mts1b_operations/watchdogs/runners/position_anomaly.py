@@ -5,7 +5,9 @@ scored against the fund-and-symbol's past changes (the last ``window``) with the
 0.6745 (Δ - median)/MAD (:func:`maths.position_anomaly.modified_zscore_against`, with its MAD = 0
 fallback) once ``min_history`` changes exist, and |z| is evaluated against ``threshold`` /
 ``clear``. Updates that leave the quantity unchanged (price moves) are not changes. The subject
-is ``<fund_id>:<symbol>``.
+is ``<fund_id>:<symbol>``, or ``<fund_id>:<strategy_id>:<symbol>`` for a strategy's own position:
+two strategies of one fund holding one symbol are two positions, and mixing their snapshots would
+score the jump from one strategy's quantity to the other's as a change.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ class PositionRunner(Runner[PositionParams]):
 
     def ingest(self, position: Position) -> Evaluation | None:
         params = self.params
-        subject = f"{position.fund_id}:{position.symbol}"
+        fund, strategy = position.fund_id, position.strategy_id
+        owner = fund if strategy is None else f"{fund}:{strategy}"
+        subject = f"{owner}:{position.symbol}"
         holding = self.holdings.get(subject)
         if holding is None:
             self.holdings[subject] = _Holding(position.quantity)
