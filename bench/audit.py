@@ -247,7 +247,7 @@ def bench(server: EmbeddedPostgres, s: float, verify_entries: int) -> int:
         ("group commit, 1 caller", 1, 1, int(2000 * s), 256),
         ("naive (1 txn/append), 1 caller", 1, 1, int(1000 * s), 1),
         ("group commit, 4 proc x 64 callers", 4, 64, int(60 * s), 256),
-        ("naive (1 txn/append), 4 proc x 64 callers", 4, 64, max(1, int(6 * s)), 1),
+        ("naive (1 txn/append), 4 proc x 64 callers", 4, 64, max(1, int(12 * s)), 1),
     ]
     for i, (name, processes, callers, per_caller, max_batch) in enumerate(plans):
         db = asyncio.run(fresh_database(dsn, f"bench_append_{i}"))

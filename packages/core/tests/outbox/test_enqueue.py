@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from mts1b_operations.core import schemas, subjects
-from mts1b_operations.core.outbox import NOTIFY_CHANNEL, enqueue
+from mts1b_operations.core.outbox import NOTIFY_CHANNEL, OutboxEvent, enqueue, enqueue_many
 
 SUBJECT = subjects.halt_requested()
 
@@ -164,3 +164,41 @@ async def test_writers_of_one_source_commit_in_id_order(pool: asyncpg.Pool) -> N
         await pool.release(observer)
     rows = [r for r in await _rows(pool) if r["source"] == "halt"]
     assert [r["event_id"] for r in rows] == ["first", "second"]
+
+
+async def test_enqueue_many_writes_a_batch_in_order_and_ignores_duplicates(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, source="audit", subject=SUBJECT, payload=b"first", event_id="b-0")
+        await enqueue_many(
+            conn,
+            source="audit",
+            events=[
+                OutboxEvent(
+                    subject=SUBJECT, payload=f"p{i}".encode(), event_id=f"b-{i}", headers={"i": str(i)}
+                )
+                for i in range(4)
+            ],
+        )
+    rows = await _rows(pool)
+    assert [(r["event_id"], r["payload"]) for r in rows] == [
+        ("b-0", b"first"),
+        ("b-1", b"p1"),
+        ("b-2", b"p2"),
+        ("b-3", b"p3"),
+    ], "b-0 was already waiting, so its second copy is ignored"
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    assert msgspec.json.decode(rows[3]["headers"]) == {"i": "3"}
+
+
+async def test_enqueue_many_checks_every_event_before_writing_and_needs_a_transaction(
+    pool: asyncpg.Pool,
+) -> None:
+    good = OutboxEvent(subject=SUBJECT, payload=b"x", event_id="ok-1")
+    bad = OutboxEvent(subject="mts.v1.*", payload=b"x", event_id="bad-1")
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+            await enqueue_many(conn, source="audit", events=[good])
+        async with conn.transaction():
+            with pytest.raises(ValueError, match=r"^subject: "):
+                await enqueue_many(conn, source="audit", events=[good, bad])
+    assert await _rows(pool) == []

@@ -55,7 +55,10 @@ async def open_audit(context: ServiceContext) -> None:
             "is required by mts1b-audit: the Ed25519 seed file that signs checkpoints "
             "(make one with: head -c 32 /dev/urandom > audit.key && chmod 600 audit.key)",
         )
-    chain = AuditChain(pool=context.pool, source=context.name, signing_key=key_file)
+    # The DSN too, so a long verify can hand half the range to a second process.
+    chain = AuditChain(
+        context.settings.database_url, pool=context.pool, source=context.name, signing_key=key_file
+    )
     await chain.open()
     context.state[CHAIN_STATE_KEY] = chain
     signer = CheckpointSigner(chain, interval=CHECKPOINT_INTERVAL)

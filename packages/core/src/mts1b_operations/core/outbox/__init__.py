@@ -7,6 +7,15 @@ NATS is down, and nothing is published for a transaction that rolled back.
 """
 
 from ._relay import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OutboxRelay, Publisher
-from ._store import NOTIFY_CHANNEL, enqueue
+from ._store import NOTIFY_CHANNEL, OutboxEvent, enqueue, enqueue_many
 
-__all__ = ["NOTIFY_CHANNEL", "OUTBOX_BACKLOG", "OUTBOX_OLDEST_AGE", "OutboxRelay", "Publisher", "enqueue"]
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "OUTBOX_BACKLOG",
+    "OUTBOX_OLDEST_AGE",
+    "OutboxEvent",
+    "OutboxRelay",
+    "Publisher",
+    "enqueue",
+    "enqueue_many",
+]

@@ -9,7 +9,14 @@ from opentelemetry.propagate import inject
 
 from mts1b_operations.core import schemas
 
-__all__ = ["NOTIFY_CHANNEL", "RELAY_LOCK_CLASS", "WRITER_LOCK_CLASS", "enqueue"]
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "RELAY_LOCK_CLASS",
+    "WRITER_LOCK_CLASS",
+    "OutboxEvent",
+    "enqueue",
+    "enqueue_many",
+]
 
 NOTIFY_CHANNEL: Final = "mts_outbox"  # the insert trigger (core migration 0001) notifies here with the source
 
@@ -56,6 +63,53 @@ def _payload_bytes(payload: msgspec.Struct | bytes) -> bytes:
     raise TypeError(f"payload: expected a msgspec.Struct or bytes, got {type(payload).__name__}")
 
 
+class OutboxEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One event for :func:`enqueue_many`; the fields mean what :func:`enqueue`'s arguments mean."""
+
+    subject: str
+    payload: msgspec.Struct | bytes
+    event_id: str
+    headers: dict[str, str] | None = None
+
+
+def _require_transaction(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError(
+            "enqueue() must run inside the caller's transaction (async with conn.transaction(): ...), "
+            "so the event commits or rolls back with the state it describes"
+        )
+
+
+def _row(source: str, event: OutboxEvent, carried: dict[str, str]) -> tuple[str, str, str, bytes, str]:
+    _check(source, event.subject, event.event_id, event.headers)
+    headers = {**carried, **(event.headers or {})}
+    return (
+        event.event_id,
+        source,
+        event.subject,
+        _payload_bytes(event.payload),
+        _HEADERS.encode(headers).decode(),
+    )
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    *,
+    source: str,
+    events: list[OutboxEvent],
+) -> None:
+    """:func:`enqueue` for a batch, in order, in one round trip (a duplicate event id is ignored).
+
+    Every event is checked before anything is written; the ids are assigned in list order.
+    """
+    carried: dict[str, str] = {}
+    inject(carried)
+    rows = [_row(source, event, carried) for event in events]
+    _require_transaction(conn)
+    if rows:
+        await conn.executemany(_INSERT, rows)
+
+
 async def enqueue(
     conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
     *,
@@ -75,11 +129,7 @@ async def enqueue(
     """
     _check(source, subject, event_id, headers)
     data = _payload_bytes(payload)
-    if not conn.is_in_transaction():
-        raise RuntimeError(
-            "enqueue() must run inside the caller's transaction (async with conn.transaction(): ...), "
-            "so the event commits or rolls back with the state it describes"
-        )
+    _require_transaction(conn)
     carried: dict[str, str] = {}
     inject(carried)
     carried.update(headers or {})

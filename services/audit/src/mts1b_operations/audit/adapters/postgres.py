@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from mts1b_operations.core import schemas, subjects
-from mts1b_operations.core.outbox import enqueue
+from mts1b_operations.core.outbox import OutboxEvent, enqueue, enqueue_many
 
 from ..checkpoints import AuditCheckpointRecord
 from ..domain import (
@@ -162,14 +162,19 @@ class BatchWriter:
                 await conn.fetchval(
                     _APPEND, [e.canonical for e in written], [e.hash for e in written], event_ids
                 )
-                for entry in written:
-                    await enqueue(
-                        conn,
-                        source=self._source,
-                        subject=_APPENDED_SUBJECT,
-                        payload=_appended_event(entry),
-                        event_id=f"audit-{entry.sequence}",
-                    )
+                # One round trip for the batch's events while the chain head is locked.
+                await enqueue_many(
+                    conn,
+                    source=self._source,
+                    events=[
+                        OutboxEvent(
+                            subject=_APPENDED_SUBJECT,
+                            payload=_appended_event(entry),
+                            event_id=f"audit-{entry.sequence}",
+                        )
+                        for entry in written
+                    ],
+                )
         self._in_doubt = None
         self._committed = results
         return results
