@@ -11,7 +11,7 @@ SYNC := $(UV) sync --all-packages --frozen
 PYTEST_ARGS ?=
 DURATION ?= 30m
 
-.PHONY: help run test lint fmt typecheck bench sync
+.PHONY: help run test lint fmt typecheck bench scenario-calm sync
 
 help:
 	@echo "make run    - start the whole stack (embedded Postgres + NATS + every service); Ctrl-C stops it"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - benchmarks under bench/, each beside its baseline"
+	@echo "make scenario-calm - 10 minutes of the calm dev-stack scenario: no vpin/news/vol_dd alert"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -45,5 +46,11 @@ fmt: sync
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
+BENCHMARKS := bench/audit.py bench/halt.py bench/watchdogs.py bench/api.py
+
 bench: sync
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(UV) run --frozen python $$b; done
+	@set -e; for b in $(BENCHMARKS); do echo "== $$b"; $(UV) run --frozen python $$b; done
+
+# The calm dev-stack scenario must raise no vpin/news/vol_dd alert (issue 6); 10 minutes by default.
+scenario-calm: sync
+	$(UV) run --frozen python bench/scenario_calm.py --duration $(or $(CALM_SECONDS),600)
