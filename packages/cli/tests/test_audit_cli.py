@@ -6,9 +6,8 @@ import asyncio
 import json
 import os
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +27,7 @@ from mts1b_operations.core.db import create_pool, upgrade_all
 from mts1b_operations.core.embedded import free_port
 from mts1b_operations.core.operators import add_operator
 from mts1b_operations.core.schemas import HaltRequested
-from mts1b_operations.core.testing import ServiceProcess, start_service
+from mts1b_operations.core.testing import ServiceProcess, eventually, start_service
 
 T = TypeVar("T")
 
@@ -38,15 +37,6 @@ def _no_credentials_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     for variable in ("MTS_TOKEN", "MTS_CREDENTIALS_FILE", "MTS_AUDIT_VERIFIER_KEY", "MTS_AUDIT_URL"):
         monkeypatch.delenv(variable, raising=False)
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, what: str, within: float = 15.0) -> T:
-    deadline = time.monotonic() + within
-    while (result := await check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not so after {within:g}s")
-        await asyncio.sleep(0.05)
-    return result
 
 
 @pytest_asyncio.fixture

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,16 +90,6 @@ _CLEARED = (
     "MTS_FUNDS_FILE",
     "MTS_HALT_URL",
 )
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, what: str, within: float = 15.0) -> T:
-    """Poll ``check`` until it returns something other than None (bounded)."""
-    deadline = time.monotonic() + within
-    while (result := await check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not so after {within:g}s")
-        await asyncio.sleep(0.05)
-    return result
 
 
 @pytest.fixture(autouse=True)

@@ -35,9 +35,10 @@ from mts1b_operations.client import AuditClient, AuditRecord, ServiceClient
 from mts1b_operations.core.bus import Bus, connect_bus
 from mts1b_operations.core.embedded import free_port
 from mts1b_operations.core.schemas import OrderEvent, Payload, Position, SchemaError, decode
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, port_in_use, read_state
 
-from .conftest import URL_VARIABLES, eventually
+from .conftest import URL_VARIABLES
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Payload)

@@ -24,10 +24,10 @@ from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.db import upgrade_all
 from mts1b_operations.core.embedded import free_port
 from mts1b_operations.core.schemas import OperationsCommand, decode
-from mts1b_operations.core.testing import ServiceProcess
+from mts1b_operations.core.testing import ServiceProcess, eventually
 from mts1b_operations.devstack import Backoff, ChildSpec, Supervisor
 
-from .conftest import URL_VARIABLES, eventually, mts, run_on_terminal
+from .conftest import URL_VARIABLES, mts, run_on_terminal
 
 RUNNING = {"halt": "mts1b_operations.halt", "compliance": "mts1b_operations.compliance"}
 ABSENT = ["audit", "watchdogs", "marketdata-api"]

@@ -13,9 +13,9 @@ from mts1b_operations.client import Halt
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.schemas import WatchdogAlert
-from mts1b_operations.core.testing import ServiceProcess
+from mts1b_operations.core.testing import ServiceProcess, eventually
 
-from .conftest import AMBIGUOUS_YAML, eventually, mts, operator, run_on_terminal, viewer
+from .conftest import AMBIGUOUS_YAML, mts, operator, run_on_terminal, viewer
 
 
 async def firm_halt(service: ServiceProcess, tokens: dict[str, str]) -> Halt:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +21,7 @@ from mts1b_operations.core.db import (
     upgrade_all,
 )
 from mts1b_operations.core.db._alembic_env import MIGRATION_LOCK_KEY
+from mts1b_operations.core.testing import eventually
 
 ALL_SETS = ["core", "audit", "compliance", "halt", "marketdata-api", "watchdogs"]
 VERSION_TABLES = {f"alembic_version_{name.replace('-', '_')}" for name in ALL_SETS}
@@ -32,14 +31,6 @@ def _heads() -> dict[str, list[str]]:
     """What each set's code expects: later issues add revisions, so never hard-code them."""
     sets = discover_migrations()
     return {sets[name].version_table: sets[name].script().get_heads() for name in ALL_SETS}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def _tables(url: str) -> set[str]:

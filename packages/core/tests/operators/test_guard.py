@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from mts1b_operations.core.runtime import (
     requires_role,
 )
 from mts1b_operations.core.settings import Settings
+from mts1b_operations.core.testing import eventually
 
 
 @get("/v1/board", guards=[requires_role("viewer")], responses=AUTH_RESPONSES)
@@ -89,14 +90,6 @@ async def client(context: ServiceContext) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(context))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as http:
         yield http
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -18,18 +17,10 @@ from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
 from mts1b_operations.core.db import create_pool, discover_migrations, upgrade
 from mts1b_operations.core.outbox import OutboxRelay, enqueue
-from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres
+from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually
 
 STREAM = "OPERATIONS"
 SUBJECT = subjects.halt_requested()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest_asyncio.fixture

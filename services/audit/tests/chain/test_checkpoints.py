@@ -3,9 +3,7 @@ and inclusion proofs anyone can check offline."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +26,7 @@ from mts1b_operations.audit.adapters import postgres as store
 from mts1b_operations.audit.domain import MerkleTree, ProofError, parse_and_verify_checkpoint
 from mts1b_operations.core import schemas, subjects
 from mts1b_operations.core.bus import MSG_ID_HEADER, connect_bus
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 20.0, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
+from mts1b_operations.core.testing import eventually
 
 
 async def test_a_checkpoint_signs_the_merkle_root_and_head_and_is_stored_and_enqueued(

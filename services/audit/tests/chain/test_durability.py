@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,17 +13,7 @@ import pytest
 from mts1b_operations.audit import AuditChain, AuditEntry
 from mts1b_operations.core.db import upgrade_all
 from mts1b_operations.core.embedded import EmbeddedPostgres
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 60.0, what: str) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
+from mts1b_operations.core.testing import eventually
 
 
 async def _assert_chain_holds(conn: asyncpg.Connection, acknowledged: dict[int, str]) -> int:

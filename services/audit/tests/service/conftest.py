@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,18 +28,6 @@ from mts1b_operations.core.testing import ServiceProcess, start_service
 T = TypeVar("T")
 
 AUDIT = "mts1b_operations.audit"
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 15.0, what: str) -> T:
-    """Poll ``check`` until it returns something other than None (or False); fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not so after {within:g}s")
-        await asyncio.sleep(0.05)
 
 
 def halt_fact(halt_id: str = "halt-42", **changes: Any) -> HaltRequested:

@@ -20,8 +20,9 @@ from mts1b_operations.audit.entrypoints import AuditRecorder
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus, Delivery
 from mts1b_operations.core.schemas import OrderEvent, encode
+from mts1b_operations.core.testing import eventually
 
-from .conftest import eventually, halt_fact
+from .conftest import halt_fact
 
 
 @pytest_asyncio.fixture

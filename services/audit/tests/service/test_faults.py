@@ -15,9 +15,9 @@ from mts1b_operations.core.bus import Bus, connect_bus
 from mts1b_operations.core.db import create_pool, upgrade_all
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres
 from mts1b_operations.core.operators import add_operator
-from mts1b_operations.core.testing import ServiceProcess, start_service
+from mts1b_operations.core.testing import ServiceProcess, eventually, start_service
 
-from .conftest import AUDIT, eventually, halt_fact
+from .conftest import AUDIT, halt_fact
 
 
 async def _viewer_token(dsn: str) -> str:

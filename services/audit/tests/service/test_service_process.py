@@ -13,9 +13,9 @@ import httpx
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.schemas import AuditAppended, WatchdogAlert, decode
-from mts1b_operations.core.testing import ServiceProcess
+from mts1b_operations.core.testing import ServiceProcess, eventually
 
-from .conftest import AUDIT, eventually, halt_fact
+from .conftest import AUDIT, halt_fact
 
 
 async def _trail(service: ServiceProcess, token: str, subject_id: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
 from mts1b_operations.core.db import create_pool, upgrade_all
 from mts1b_operations.core.funds import Fund, FundsRegistry
 from mts1b_operations.core.operators import Role, add_operator, revoke_operator
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import HaltManager
 
 PAPER = "paper-momentum"
@@ -35,15 +35,6 @@ def make_funds() -> FundsRegistry:
             Fund(fund_id=ODD, mode="paper", strategies=["s~1=x"]),
         ]
     )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str) -> None:
-    """Poll ``check`` until it holds (bounded); fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

@@ -19,11 +19,11 @@ from mts1b_operations.core.db import upgrade_all
 from mts1b_operations.core.funds import FundsRegistry
 from mts1b_operations.core.outbox import OutboxRelay
 from mts1b_operations.core.settings import SettingsError
-from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres
+from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually
 from mts1b_operations.halt import BUCKET, HaltManager, HaltRequest, kv_key
 from mts1b_operations.halt.adapters.kv import read_bucket
 
-from .conftest import LIVE, ODD, PAPER, Operators, Received, eventually
+from .conftest import LIVE, ODD, PAPER, Operators, Received
 
 REQUESTED = subjects.halt_requested()
 

@@ -9,7 +9,6 @@ core/tests/runtime/test_app.py for why not Litestar's test client).
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -49,17 +48,6 @@ funds:
     mode: live
     strategies: [stat-arb-1]
 """
-
-
-async def eventually(condition: Condition, *, within: float = 15.0, what: str = "condition") -> None:
-    """Poll ``condition`` (an async predicate) until true; fail the test after ``within`` s."""
-    deadline = time.monotonic() + within
-    while True:
-        if await condition():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

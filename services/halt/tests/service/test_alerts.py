@@ -9,10 +9,9 @@ import asyncpg
 import pytest
 
 from mts1b_operations.core.db import discover_migrations, downgrade
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt.alerts import AlertTracker, StreamPosition
 from mts1b_operations.halt.policy import AlertTrack
-
-from .conftest import eventually
 
 T0 = datetime(2025, 3, 1, 14, 30, tzinfo=UTC)
 

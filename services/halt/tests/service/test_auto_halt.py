@@ -6,9 +6,10 @@ import pytest
 
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt.bootstrap import watchdog_alerts
 
-from .conftest import FakeOms, HaltApp, eventually, publish_alert, watchdog_alert
+from .conftest import FakeOms, HaltApp, publish_alert, watchdog_alert
 
 
 async def _active(app: HaltApp) -> list[str]:

@@ -9,9 +9,10 @@ from nats.js.errors import NoKeysError
 
 from mts1b_operations.core.bus import connect_bus
 from mts1b_operations.core.embedded import EmbeddedNats
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import BUCKET
 
-from .conftest import eventually, running_halt_app
+from .conftest import running_halt_app
 
 
 async def test_with_nats_down_a_halt_is_stored_answered_and_mirrored_once_nats_is_back(

@@ -8,9 +8,10 @@ import pytest
 from mts1b_operations.client import BadRequestError, HaltClient
 from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt.entrypoints._service import OMS_ACK_FACT, OMS_COMMAND_FACT
 
-from .conftest import FakeOms, HaltApp, eventually
+from .conftest import FakeOms, HaltApp
 
 FUND_HALT = {
     "severity": "FUND_HALT",

@@ -12,10 +12,8 @@ from nats.js.errors import NoKeysError
 
 from mts1b_operations.client import AuthenticationError, BadRequestError, HaltClient, PermissionDeniedError
 from mts1b_operations.core.bus import Bus
-from mts1b_operations.core.testing import ServiceProcess
+from mts1b_operations.core.testing import ServiceProcess, eventually
 from mts1b_operations.halt import BUCKET, kv_key
-
-from .conftest import eventually
 
 HALT = "mts1b_operations.halt"
 

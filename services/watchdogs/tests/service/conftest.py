@@ -10,7 +10,6 @@ every watchdog subject; tests wait on it with a timeout instead of sleeping.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,21 +30,13 @@ from mts1b_operations.core.outbox import OutboxRelay
 from mts1b_operations.core.runtime import ServiceContext, create_app
 from mts1b_operations.core.schemas import WatchdogAlert, decode
 from mts1b_operations.core.settings import Settings
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.watchdogs.bootstrap import service_spec
 from mts1b_operations.watchdogs.entrypoints.control import WatchdogControl
 from mts1b_operations.watchdogs.entrypoints.http import STATE_KEY
 from mts1b_operations.watchdogs.runners import WatchdogRuntime
 
 Condition = Callable[[], Awaitable[bool]]
-
-
-async def eventually(condition: Condition, *, within: float = 10.0, what: str = "condition") -> None:
-    """Poll ``condition`` until true; fail the test after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

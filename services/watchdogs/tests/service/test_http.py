@@ -103,7 +103,7 @@ async def test_a_change_is_announced_for_replicas_and_the_audit_trail(
         async def three() -> bool:
             return len(commands) == 3
 
-        from .conftest import eventually
+        from mts1b_operations.core.testing import eventually
 
         await eventually(three, what="three watchdog commands")
     finally:
@@ -171,8 +171,9 @@ async def test_a_pause_expires_on_its_own_and_sends_what_it_held(
 
 
 async def test_another_replica_applies_the_change_it_hears(harness: Harness) -> None:
+    from mts1b_operations.core.testing import eventually
+
     from .conftest import Harness as Replica
-    from .conftest import eventually
 
     await harness.start(["vpin"], VPIN)
     other = Replica(

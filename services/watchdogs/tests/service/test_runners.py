@@ -30,10 +30,11 @@ from mts1b_operations.core.schemas import (
     StrategySignal,
     Trade,
 )
+from mts1b_operations.core.testing import eventually
 from mts1b_operations.watchdogs.maths.news_spike import poisson_threshold
 from mts1b_operations.watchdogs.maths.theta import bs_theta
 
-from .conftest import AlertWatcher, Harness, eventually, utc
+from .conftest import AlertWatcher, Harness, utc
 
 
 def trade(symbol: str, second: float, size: float, side: int | None, price: float = 100.0) -> Trade:

@@ -5,6 +5,7 @@
   on free ports.
 - ``database_url``: a fresh database per test; ``nats_url``: the shared NATS with every
   stream and KV bucket deleted first.
+- ``eventually(check, within=, what=)``: a bounded wait on a condition (sync or async), never a sleep.
 - ``restartable_postgres`` / ``restartable_nats``: servers of the test's own to stop,
   kill -9, pause and restart (fault tests).
 - ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
@@ -23,6 +24,7 @@ from ._servers import (
     shared_postgres,
 )
 from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, start_service
+from ._waiting import eventually
 
 __all__ = [
     "EmbeddedNats",
@@ -33,6 +35,7 @@ __all__ = [
     "SharedNats",
     "SharedPostgres",
     "database_url",
+    "eventually",
     "free_port",
     "nats_url",
     "restartable_nats",
