@@ -9,7 +9,6 @@ transport with a client address of the test's choosing (the rate limit is per cl
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -28,6 +27,7 @@ from mts1b_operations.core.bus import Bus, connect_bus
 from mts1b_operations.core.db import create_pool, upgrade_all
 from mts1b_operations.core.runtime import Consumer, ServiceContext, create_app
 from mts1b_operations.core.settings import Settings
+from mts1b_operations.core.testing import eventually as poll_until
 from mts1b_operations.marketdata import MarketData, RateLimitSettings, build_spec, market_data
 
 Condition = Callable[[], Awaitable[bool]]
@@ -48,13 +48,7 @@ UNLIMITED = RateLimitSettings(unit="second", requests=1_000_000)
 
 async def wait_for(condition: Condition, *, within: float = 15.0, what: str = "condition") -> None:
     """Poll ``condition`` (an async predicate) until true; fail the test after ``within`` s."""
-    deadline = time.monotonic() + within
-    while True:
-        if await condition():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
+    await poll_until(condition, within=within, what=what)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -14,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from mts1b_operations.core.bus import Bus, StreamSpec, connect_bus
 from mts1b_operations.core.telemetry import install_in_memory_tracing, install_tracer_provider
+from mts1b_operations.core.testing import eventually as eventually_
 
 Condition = Callable[[], Awaitable[bool]]
 Eventually = Callable[..., Awaitable[None]]
@@ -21,13 +20,7 @@ Eventually = Callable[..., Awaitable[None]]
 
 async def _eventually(condition: Condition, *, within: float = 10.0, what: str = "condition") -> None:
     """Poll ``condition`` (an async predicate) until true; fail the test after ``within`` s."""
-    deadline = time.monotonic() + within
-    while True:
-        if await condition():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
+    await eventually_(condition, within=within, what=what)
 
 
 @pytest.fixture
