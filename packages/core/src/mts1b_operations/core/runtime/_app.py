@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+from typing import Any, Final
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response
@@ -16,11 +17,29 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ._health import HealthController, MetricsController, ServiceMetrics
+from ._http_metrics import LabelCachingPrometheusMiddleware
 from ._spec import ServiceContext
 
-__all__ = ["ErrorBody", "create_app"]
+__all__ = ["ErrorBody", "create_app", "untraced_paths"]
 
 log = logging.getLogger(__name__)
+
+_UNTRACED_PROBES: Final = ("/v1/healthz", "/v1/readyz", "/metrics")
+_EXCLUDED_URLS_ENV: Final = ("OTEL_PYTHON_LITESTAR_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
+
+
+def untraced_paths() -> list[str]:
+    """Paths the tracing middleware skips: the probes, plus OpenTelemetry's excluded-URL patterns.
+
+    OpenTelemetry's ASGI middleware reads ``OTEL_PYTHON_LITESTAR_EXCLUDED_URLS`` (else
+    ``OTEL_PYTHON_EXCLUDED_URLS``) itself, but only after Litestar has already entered it; giving
+    the same patterns to Litestar's exclusion skips the middleware altogether for those paths.
+    """
+    for variable in _EXCLUDED_URLS_ENV:
+        if variable in os.environ:
+            patterns = [p.strip() for p in os.environ[variable].split(",") if p.strip()]
+            return [*_UNTRACED_PROBES, *patterns]
+    return list(_UNTRACED_PROBES)
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -54,7 +73,12 @@ def create_app(context: ServiceContext) -> Litestar:
     """Assemble the service's Litestar app; handlers get ``context: NamedDependency[ServiceContext]``."""
     spec = context.spec
     metrics = ServiceMetrics(context)
-    prometheus = PrometheusConfig(app_name=spec.name, prefix="mts_http", group_path=True)
+    prometheus = PrometheusConfig(
+        app_name=spec.name,
+        prefix="mts_http",
+        group_path=True,
+        middleware_class=LabelCachingPrometheusMiddleware,
+    )
     openapi = OpenAPIConfig(
         title=spec.title,
         version=spec.resolved_version,
@@ -78,9 +102,7 @@ def create_app(context: ServiceContext) -> Litestar:
         # Probes and scrapes would drown the traces of real requests.
         plugins=[
             OpenTelemetryPlugin(
-                OpenTelemetryConfig(
-                    exclude=["/v1/healthz", "/v1/readyz", "/metrics"], exclude_spans=["receive", "send"]
-                )
+                OpenTelemetryConfig(exclude=untraced_paths(), exclude_spans=["receive", "send"])
             )
         ],
         openapi_config=openapi,
