@@ -9,7 +9,9 @@ limit raised out of the way, since one load generator is one client), seeds a qu
 and a hello-world process. The load generator is an asyncio HTTP/1.1 client on loopback with
 keep-alive connections, each sending its next request when the last answer is in; every target
 gets the same warm-up, duration and connections, rounds alternating between targets. Floor:
-/v1/quotes at >= 40% of the hello-world rate (best round of each); exit 1 below it.
+/v1/quotes at >= 40% of the hello-world rate (best round of each); exit 1 below it. Beside the
+rates it prints each server's CPU time per request (user + system, from /proc via psutil): on a
+machine busy with other work the rates swing with the scheduler, the CPU cost per request much less.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
+
+import psutil
 
 FLOOR: Final = 0.40
 SYMBOL: Final = "AAPL"
@@ -62,6 +66,12 @@ class Result:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int] = field(default_factory=dict)
+    server_cpu: float = float("nan")
+    """CPU seconds (user + system) the server process spent in the measured window."""
+
+    @property
+    def cpu_per_request_us(self) -> float:
+        return self.server_cpu / self.requests * 1e6 if self.requests else float("nan")
 
     @property
     def rate(self) -> float:
@@ -135,7 +145,16 @@ class _Load:
             self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-async def run_load(port: int, path: str, *, connections: int, warmup: float, duration: float) -> Result:
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def run_load(
+    port: int, path: str, *, connections: int, warmup: float, duration: float, server_pid: int | None = None
+) -> Result:
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n\r\n".encode()
     load = _Load()
     loop = asyncio.get_running_loop()
@@ -145,13 +164,15 @@ async def run_load(port: int, path: str, *, connections: int, warmup: float, dur
         conns.append(conn)
     await asyncio.sleep(warmup)
     load.measuring = True
+    cpu_before = _cpu_seconds(server_pid)
     started = time.perf_counter()
     await asyncio.sleep(duration)
     load.measuring = False
     elapsed = time.perf_counter() - started
+    server_cpu = _cpu_seconds(server_pid) - cpu_before
     load.running = False
     await asyncio.wait([c.closed for c in conns], timeout=5)
-    return Result(path, len(load.latencies), elapsed, load.latencies, load.statuses)
+    return Result(path, len(load.latencies), elapsed, load.latencies, load.statuses, server_cpu)
 
 
 # ---------------------------------------------------------------------- set-up
@@ -209,11 +230,13 @@ async def seed(nats_url: str, dsn: str) -> None:
 
 
 def report(results: list[Result]) -> None:
-    print(f"{'target':<45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}  statuses")
+    columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server µs/req':>14} {'requests':>9}"
+    print(f"{'target':<45} {columns}  statuses")
     for r in results:
         print(
             f"{r.target:<45} {r.rate:>9.0f} {r.percentile(0.50) * 1e3:>8.2f} "
-            f"{r.percentile(0.99) * 1e3:>8.2f} {r.requests:>9}  {dict(sorted(r.statuses.items()))}"
+            f"{r.percentile(0.99) * 1e3:>8.2f} {r.cpu_per_request_us:>14.1f} {r.requests:>9}  "
+            f"{dict(sorted(r.statuses.items()))}"
         )
 
 
@@ -258,15 +281,20 @@ async def bench(args: argparse.Namespace) -> int:
             assert answer.status == 200, answer
             assert len(answer.json()) == 100, answer
 
-            targets = [(hello_port, "/", "hello world (bare Litestar, granian)")]
-            targets += [(service.port, f"/v1/quotes/{SYMBOL}", f"GET /v1/quotes/{SYMBOL}")]
-            targets += [(service.port, bars_path, f"GET {bars_path}")]
+            targets = [(hello, "/", "hello world (bare Litestar, granian)")]
+            targets += [(service, f"/v1/quotes/{SYMBOL}", f"GET /v1/quotes/{SYMBOL}")]
+            targets += [(service, bars_path, f"GET {bars_path}")]
             best: dict[str, Result] = {}
             rounds: list[Result] = []
             for _ in range(args.rounds):
-                for port, path, label in targets:
+                for server, path, label in targets:
                     result = await run_load(
-                        port, path, connections=args.connections, warmup=args.warmup, duration=args.duration
+                        server.port,
+                        path,
+                        connections=args.connections,
+                        warmup=args.warmup,
+                        duration=args.duration,
+                        server_pid=server.pid,
                     )
                     result.target = label
                     rounds.append(result)
@@ -292,6 +320,16 @@ async def bench(args: argparse.Namespace) -> int:
             print(
                 f"medians of the runs: quotes {medians[quotes_label]:.0f} req/s, "
                 f"hello world {medians[hello_label]:.0f} req/s ({median_ratio:.0%})"
+            )
+            cpu = {
+                label: statistics.median(r.cpu_per_request_us for r in rounds if r.target == label)
+                for label in best
+            }
+            print(
+                f"server CPU per request (medians; steadier than req/s on a busy machine): quotes "
+                f"{cpu[quotes_label]:.0f} µs, hello world {cpu[hello_label]:.0f} µs: quotes cost "
+                f"{cpu[quotes_label] / cpu[hello_label]:.2f}x hello world's CPU, a server-bound ceiling of "
+                f"{cpu[hello_label] / cpu[quotes_label]:.0%} of its rate"
             )
             return 0 if verdict == "PASS" else 1
         finally:
