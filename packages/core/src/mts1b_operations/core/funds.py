@@ -26,6 +26,8 @@ __all__ = [
     "FundsError",
     "FundsFileError",
     "FundsRegistry",
+    "Mifid2TimestampGranularity",
+    "Mifid2TradingCapacity",
     "UnknownFundError",
     "UnknownStrategyError",
     "is_valid_lei",
@@ -41,7 +43,18 @@ _CatSubscriberId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{4,16}\Z")]
 _CatSubmitterId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9]{1,32}\Z")]
 _CatReporterImid = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,7}\Z")]
 _Crd = Annotated[int, msgspec.Meta(ge=1, le=99_999_999)]
+_CatFdid = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_\-]{1,40}\Z")]
+_CatDestination = Annotated[str, msgspec.Meta(pattern=r"^(?:[A-Z0-9]{1,7}|[0-9]{1,8}:[A-Z0-9]{1,7})\Z")]
+_CatSession = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+_CatFileGroup = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9]{1,20}\Z")]
 _Mpid = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{4}\Z")]
+_OatsOsoId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9]{1,12}\Z")]
+_Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}\Z")]
+"""An ISO 3166-1 alpha-2 country code (the format; ``XX``-style user codes are not refused)."""
+_Mifid2Algo = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,50}\Z")]
+"""An RTS 22 algorithm id (fields 57 and 59): 1-50 upper-case letters and digits."""
+Mifid2TradingCapacity = Literal["DEAL", "MTCH", "AOTC"]
+Mifid2TimestampGranularity = Literal["second", "millisecond", "microsecond"]
 _Fraction = Annotated[float, msgspec.Meta(gt=0, le=1)]
 
 
@@ -67,10 +80,51 @@ class FundCompliance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     cat_submitter_id: _CatSubmitterId | None = None
     cat_reporter_imid: _CatReporterImid | None = None
     cat_reporter_crd: _Crd | None = None
+    cat_dept_type: Literal["A", "ATS", "DMA", "SA", "T", "O"] = "T"
+    """CAT deptType of the desk originating the fund's orders (``T``: proprietary trading)."""
+    cat_account_holder_type: Literal["A", "E", "F", "I", "O", "V", "P", "X"] = "P"
+    """CAT accountHolderType of the fund's account (``P``: other proprietary)."""
+    cat_firm_designated_id: _CatFdid | None = None
+    """The FDID registered in CAIS for the fund's account; the fund_id when unset."""
+    cat_capacity: Literal["A", "P", "R"] = "P"
+    """CAT capacity on trade events (``P``: principal)."""
+    cat_trading_session: Literal["FOR", "PRE", "PREREG", "REG", "REGPOST", "POST", "PREPOST", "ALL"] = "REG"
+    cat_initiator: Literal["C", "F"] = "F"
+    """Who initiates modifications and cancels (``F``: the firm; the fund is proprietary)."""
+    cat_destinations: dict[str, _CatDestination] = {}
+    """OMS venue → CAT route destination: an Exchange ID (``NYSE``) or an Industry Member ``CRD:IMID``."""
+    cat_route_session: _CatSession | None = None
+    """The exchange session (port) id reported on routes to exchanges."""
+    cat_file_group: _CatFileGroup | None = None
+    """Optional group component of the CAT data file names."""
     oats_enabled: bool = False
     oats_firm_mpid: _Mpid | None = None
+    oats_reporting_oso_id: _OatsOsoId | None = None
+    """OATS header Reporting OSO ID: a third party (e.g. the clearing firm) allowed to see the files."""
+    oats_account_type_code: Literal["A", "E", "I", "O", "P", "X"] = "P"
+    """OATS Account Type Code of the fund's orders (``P``: proprietary)."""
+    oats_receiving_department_id: Literal["A", "T", "P", "O"] = "T"
+    """OATS Receiving Department ID (``T``: trading desk)."""
+    oats_capacity_code: Literal["A", "P", "R"] = "P"
+    """OATS Execution Report Capacity Code (``P``: principal)."""
     mifid2_enabled: bool = False
     mifid2_executing_entity_lei: str | None = None
+    mifid2_submitting_entity_lei: str | None = None
+    """RTS 22 field 6; defaults to the executing entity (a firm submitting its own reports)."""
+    mifid2_buyer_seller_lei: str | None = None
+    """The fund's own LEI when it is a client of the executing entity; unset when dealing on own account."""
+    mifid2_branch_country: _Country | None = None
+    """RTS 22 field 37 (country of the branch membership), ISO 3166-1 alpha-2."""
+    mifid2_competent_authority: _Country | None = None
+    """The NCA receiving the files (AppHdr To); defaults to the branch country."""
+    mifid2_investment_decision_algo: _Mifid2Algo | None = None
+    """RTS 22 field 57; defaults to the strategy id, upper-cased, letters and digits only."""
+    mifid2_execution_algo: _Mifid2Algo | None = None
+    """RTS 22 field 59; defaults to the investment decision algorithm."""
+    mifid2_trading_capacity: Mifid2TradingCapacity = "DEAL"
+    mifid2_timestamp_granularity: Mifid2TimestampGranularity = "millisecond"
+    """RTS 25 granularity of the trading date time: microsecond for HFT, millisecond for other algorithmic
+    trading, second for voice and non-algorithmic trading."""
 
     def __post_init__(self) -> None:
         _require(
@@ -93,6 +147,21 @@ class FundCompliance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             lei is None or is_valid_lei(lei),
             "mifid2_executing_entity_lei",
             f"{lei!r} is not a valid LEI (20 characters, ISO 17442 check digits)",
+        )
+        self._check_mifid2()
+
+    def _check_mifid2(self) -> None:
+        for name in ("mifid2_submitting_entity_lei", "mifid2_buyer_seller_lei"):
+            value = getattr(self, name)
+            _require(
+                value is None or is_valid_lei(value),
+                name,
+                f"{value!r} is not a valid LEI (20 characters, ISO 17442 check digits)",
+            )
+        _require(
+            self.mifid2_trading_capacity != "AOTC" or self.mifid2_buyer_seller_lei is not None,
+            "mifid2_buyer_seller_lei",
+            "is required when mifid2_trading_capacity is AOTC (the client is the buyer or seller)",
         )
 
 
