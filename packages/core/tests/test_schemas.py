@@ -17,6 +17,9 @@ from mts1b_operations.core.schemas import (
     AuditAppended,
     AuditCheckpoint,
     Bar,
+    ComplianceFileFact,
+    ComplianceProblem,
+    ComplianceReportFact,
     FieldValueError,
     Greeks,
     HaltRefused,
@@ -219,6 +222,36 @@ SAMPLES: dict[type[Payload], Payload] = {
     ),
     StrategySignal: StrategySignal(
         strategy_id="mom-us-eq", fund_id="paper-momentum", symbol="AAPL", ts=T0, value=0.8
+    ),
+    ComplianceReportFact: ComplianceReportFact(
+        report_id=7,
+        regime="cat",
+        fund_id="live-equities",
+        report_key="live-equities-o-1-MENO",
+        event_type="MENO",
+        order_id="o-1",
+        source_event_id="e-1",
+        trade_date=date(2025, 3, 14),
+        status="rejected",
+        problems=[ComplianceProblem(field="destination", problem="is required for a route")],
+        actor="service:compliance",
+        at=T1,
+    ),
+    ComplianceFileFact: ComplianceFileFact(
+        file_id=3,
+        regime="cat",
+        fund_id="live-equities",
+        name="ABCD12345_ABCD12345_20250314_OrderEvents_000001.json",
+        trade_date=date(2025, 3, 14),
+        sequence=1,
+        record_count=12,
+        sha256=DIGEST,
+        deadline=T1 + timedelta(days=1),
+        status="submitted",
+        attempts=1,
+        destination="/var/compliance/cat/ABCD12345_ABCD12345_20250314_OrderEvents_000001.json",
+        actor="service:compliance",
+        at=T1,
     ),
     OrderEvent: OrderEvent(
         event="filled",
@@ -695,6 +728,8 @@ def _sample_subjects() -> list[str]:
         subjects.strategy_pnl("s"),
         subjects.strategy_signal("s"),
         subjects.oms_order("filled"),
+        subjects.compliance_report("rejected"),
+        subjects.compliance_file("submitted"),
     ]
 
 

@@ -76,6 +76,13 @@ def test_enumerated_builders_cover_the_contract() -> None:
         "mts.v1.operations.cmd.restart",
         "mts.v1.operations.cmd.watchdog",
     ]
+    assert [subjects.compliance_report(o) for o in subjects.COMPLIANCE_REPORT_OUTCOMES] == [
+        f"mts.v1.operations.compliance.report.{o}" for o in ("stored", "rejected", "repaired")
+    ]
+    assert [subjects.compliance_file(o) for o in subjects.COMPLIANCE_FILE_OUTCOMES] == [
+        "mts.v1.operations.compliance.file.submitted",
+        "mts.v1.operations.compliance.file.failed",
+    ]
     assert [subjects.oms_order(e) for e in subjects.OMS_ORDER_EVENTS] == [
         f"mts.v1.oms.order.{e}" for e in ("new", "routed", "accepted", "modified", "canceled", "filled")
     ]
@@ -91,6 +98,7 @@ def test_wildcards_are_under_the_prefix() -> None:
     assert subjects.PORTFOLIO_ALL == "mts.v1.portfolio.>"
     assert subjects.STRATEGY_ALL == "mts.v1.strategy.>"
     assert subjects.OMS_ORDER_ALL == "mts.v1.oms.order.*"
+    assert subjects.COMPLIANCE_ALL == "mts.v1.operations.compliance.>"
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,8 @@ async def test_every_default_stream_exists_with_its_config(bus: Bus) -> None:
         (subjects.watchdog_alert("vpin"), "OPERATIONS"),
         (subjects.operations_command("restart"), "OPERATIONS"),
         (subjects.audit_appended(), "OPERATIONS"),
+        (subjects.compliance_report("stored"), "OPERATIONS"),
+        (subjects.compliance_file("failed"), "OPERATIONS"),
         (subjects.audit_checkpoint(), "AUDIT_CHECKPOINTS"),
         (subjects.service_heartbeat("halt"), "HEARTBEATS"),
         (subjects.marketdata_bar("1m", "AAPL"), "MARKETDATA"),

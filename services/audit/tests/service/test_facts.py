@@ -21,6 +21,8 @@ from mts1b_operations.audit.entrypoints._facts import (
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Delivery
 from mts1b_operations.core.schemas import (
+    ComplianceFileFact,
+    ComplianceReportFact,
     HaltRequested,
     HaltResumed,
     OmsCommandAck,
@@ -212,3 +214,50 @@ def test_actions_and_the_subjects_never_audited() -> None:
     assert is_never_audited(subjects.audit_checkpoint())
     assert is_never_audited(subjects.service_heartbeat("halt"))
     assert not is_never_audited(subjects.halt_requested())
+
+
+def test_a_compliance_fact_is_the_acting_party_s_about_its_report_or_file() -> None:
+    report = ComplianceReportFact(
+        report_id=3,
+        regime="cat",
+        fund_id="live-equities",
+        report_key="20260316_abc",
+        event_type="MEOR",
+        order_id="o-1",
+        source_event_id="e-1",
+        trade_date=NOW.date(),
+        status="pending",
+        repaired_from=2,
+        reason="route session missing",
+        actor="operator:alice",
+        at=NOW,
+    )
+    record = fact_record(delivery(subjects.compliance_report("repaired"), encode(report)))
+    assert (record.actor, record.action, record.subject_id) == (
+        "operator:alice",
+        "compliance.report.repaired",
+        "20260316_abc",
+    )
+    file = ComplianceFileFact(
+        file_id=1,
+        regime="cat",
+        fund_id="live-equities",
+        name="ABCD_20260316_000001.json.bz2",
+        trade_date=NOW.date(),
+        sequence=1,
+        record_count=3,
+        sha256="ab" * 32,
+        deadline=NOW,
+        status="failed",
+        attempts=2,
+        error="ConnectionError: down",
+        actor="service:compliance",
+        at=NOW,
+    )
+    record = fact_record(delivery(subjects.compliance_file("failed"), encode(file)))
+    assert (record.actor, record.action, record.subject_id) == (
+        "service:compliance",
+        "compliance.file.failed",
+        "ABCD_20260316_000001.json.bz2",
+    )
+    assert record.data["error"] == "ConnectionError: down"

@@ -52,12 +52,13 @@ def test_covers(general: str, specific: str, expected: bool) -> None:
     assert covers(general, specific) is expected
 
 
-def test_by_default_one_consumer_records_halts_watchdogs_and_commands() -> None:
+def test_by_default_one_consumer_records_halts_watchdogs_commands_and_compliance_facts() -> None:
     assert plan_consumers(STREAMS) == [ConsumerPlan("OPERATIONS", "mts1b-audit", DEFAULT_FILTERS)]
     assert DEFAULT_FILTERS == (
         "mts.v1.operations.halt.>",
         "mts.v1.operations.watchdog.*",
         "mts.v1.operations.cmd.>",
+        "mts.v1.operations.compliance.>",
     )
 
 

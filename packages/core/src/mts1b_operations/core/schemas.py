@@ -35,6 +35,9 @@ __all__ = [
     "AuditAppended",
     "AuditCheckpoint",
     "Bar",
+    "ComplianceFileFact",
+    "ComplianceProblem",
+    "ComplianceReportFact",
     "FieldValueError",
     "Greeks",
     "HaltMode",
@@ -260,6 +263,61 @@ class AuditCheckpoint(Payload, frozen=True, kw_only=True):
     """The signed note text: body lines, a blank line, then the signature lines."""
     key_id: Id
     signed_at: Timestamp
+
+
+# ---------------------------------------------------------------- operations: compliance
+
+
+class ComplianceProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a regulatory report cannot be filed: the specification's field and what is wrong."""
+
+    field: Id
+    problem: Text
+
+
+class ComplianceReportFact(Payload, frozen=True, kw_only=True):
+    """A regulatory report was stored, held as rejected, or repaired
+    (mts.v1.operations.compliance.report.{stored,rejected,repaired}).
+
+    ``report_key`` is the regime's idempotency key (CAT firmROEID, MiFID II transaction
+    reference); ``repaired_from`` is the id of the report a repair superseded.
+    """
+
+    report_id: Annotated[int, msgspec.Meta(ge=1)]
+    regime: Token
+    fund_id: Token
+    report_key: Id
+    event_type: Id
+    order_id: Id
+    source_event_id: Id
+    trade_date: date
+    status: Id
+    problems: list[ComplianceProblem] = []
+    repaired_from: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    reason: Text | None = None
+    actor: Actor
+    at: Timestamp
+
+
+class ComplianceFileFact(Payload, frozen=True, kw_only=True):
+    """A report file was submitted through the transport, or the submission failed
+    (mts.v1.operations.compliance.file.{submitted,failed})."""
+
+    file_id: Annotated[int, msgspec.Meta(ge=1)]
+    regime: Token
+    fund_id: Token
+    name: Id
+    trade_date: date
+    sequence: Annotated[int, msgspec.Meta(ge=1)]
+    record_count: Count
+    sha256: HexDigest
+    deadline: Timestamp
+    status: Literal["submitted", "failed"]
+    attempts: Count
+    error: Text | None = None
+    destination: Text | None = None
+    actor: Actor
+    at: Timestamp
 
 
 # ---------------------------------------------------------------- operations: watchdogs, services, commands
@@ -569,6 +627,10 @@ def _payload_types() -> dict[str, type[Payload]]:
     table |= {subjects.oms_command(cmd): OmsCommand for cmd in subjects.OMS_COMMANDS}
     table |= {subjects.operations_command(cmd): OperationsCommand for cmd in subjects.OPERATIONS_COMMANDS}
     table |= {subjects.oms_order(event): OrderEvent for event in subjects.OMS_ORDER_EVENTS}
+    table |= {
+        subjects.compliance_report(o): ComplianceReportFact for o in subjects.COMPLIANCE_REPORT_OUTCOMES
+    }
+    table |= {subjects.compliance_file(o): ComplianceFileFact for o in subjects.COMPLIANCE_FILE_OUTCOMES}
     table |= {f"{_P}.marketdata.bar.{interval}.*": Bar for interval in subjects.BAR_INTERVALS}
     return table
 

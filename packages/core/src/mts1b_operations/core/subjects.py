@@ -13,6 +13,9 @@ __all__ = [
     "ALL",
     "AUDIT_CHECKPOINT",
     "BAR_INTERVALS",
+    "COMPLIANCE_ALL",
+    "COMPLIANCE_FILE_OUTCOMES",
+    "COMPLIANCE_REPORT_OUTCOMES",
     "HALT_ALL",
     "MARKETDATA_ALL",
     "NEWS_ALL",
@@ -29,6 +32,8 @@ __all__ = [
     "WATCHDOG_ALL",
     "WATCHDOG_KINDS",
     "BarInterval",
+    "ComplianceFileOutcome",
+    "ComplianceReportOutcome",
     "InvalidSubjectTokenError",
     "OmsCommand",
     "OmsOrderEvent",
@@ -36,6 +41,8 @@ __all__ = [
     "WatchdogKind",
     "audit_appended",
     "audit_checkpoint",
+    "compliance_file",
+    "compliance_report",
     "halt_oms_ack",
     "halt_oms_command",
     "halt_refused",
@@ -71,6 +78,7 @@ NEWS_ALL: Final = f"{PREFIX}.news.>"
 PORTFOLIO_ALL: Final = f"{PREFIX}.portfolio.>"
 STRATEGY_ALL: Final = f"{PREFIX}.strategy.>"
 OMS_ORDER_ALL: Final = f"{PREFIX}.oms.order.*"
+COMPLIANCE_ALL: Final = f"{PREFIX}.operations.compliance.>"
 
 WatchdogKind = Literal[
     "health", "drift", "vpin", "news", "position", "db", "strategy", "theta", "dependency", "vol_dd"
@@ -79,12 +87,16 @@ OmsCommand = Literal["cancel_all", "flatten"]
 OperationsCommand = Literal["restart", "watchdog"]
 OmsOrderEvent = Literal["new", "routed", "accepted", "modified", "canceled", "filled"]
 BarInterval = Literal["1m", "5m", "15m", "1h", "1d"]
+ComplianceReportOutcome = Literal["stored", "rejected", "repaired"]
+ComplianceFileOutcome = Literal["submitted", "failed"]
 
 WATCHDOG_KINDS: Final[tuple[str, ...]] = get_args(WatchdogKind)
 OMS_COMMANDS: Final[tuple[str, ...]] = get_args(OmsCommand)
 OPERATIONS_COMMANDS: Final[tuple[str, ...]] = get_args(OperationsCommand)
 OMS_ORDER_EVENTS: Final[tuple[str, ...]] = get_args(OmsOrderEvent)
 BAR_INTERVALS: Final[tuple[str, ...]] = get_args(BarInterval)
+COMPLIANCE_REPORT_OUTCOMES: Final[tuple[str, ...]] = get_args(ComplianceReportOutcome)
+COMPLIANCE_FILE_OUTCOMES: Final[tuple[str, ...]] = get_args(ComplianceFileOutcome)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-:=@^~]{1,128}$")
 
@@ -142,6 +154,18 @@ def audit_appended() -> str:
 
 def audit_checkpoint() -> str:
     return AUDIT_CHECKPOINT
+
+
+def compliance_report(outcome: str) -> str:
+    """A regulatory report was stored (valid), held as rejected, or repaired (fact for the audit)."""
+    outcome = _one_of("outcome", outcome, COMPLIANCE_REPORT_OUTCOMES)
+    return f"{PREFIX}.operations.compliance.report.{outcome}"
+
+
+def compliance_file(outcome: str) -> str:
+    """A report file was submitted, or its submission failed (fact for the audit)."""
+    outcome = _one_of("outcome", outcome, COMPLIANCE_FILE_OUTCOMES)
+    return f"{PREFIX}.operations.compliance.file.{outcome}"
 
 
 def watchdog_alert(kind: str) -> str:

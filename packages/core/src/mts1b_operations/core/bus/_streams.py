@@ -101,7 +101,13 @@ DEFAULT_STREAMS: Final[tuple[StreamSpec, ...]] = (
     StreamSpec(
         name="OPERATIONS",
         description="facts of the operations plane, replayable by the audit consumer",
-        subjects=(HALT_ALL, subjects.WATCHDOG_ALL, OPERATIONS_COMMAND_ALL, subjects.audit_appended()),
+        subjects=(
+            HALT_ALL,
+            subjects.WATCHDOG_ALL,
+            OPERATIONS_COMMAND_ALL,
+            subjects.audit_appended(),
+            subjects.COMPLIANCE_ALL,
+        ),
         storage="file",
         retention="limits",
         max_age=30 * _DAY,

@@ -14,7 +14,7 @@ from ._auth import AUTH_RESPONSES, current_operator, requires_role
 from ._health import Liveness, Readiness, check_dependencies
 from ._lifecycle import EXIT_FAILURE, EXIT_OK, EXIT_SCHEMA_BEHIND, EXIT_SETTINGS, run_service
 from ._server import HttpServer, HttpServerError
-from ._spec import Consumer, ConsumerFactory, Hook, ServiceContext, ServiceSpec
+from ._spec import Consumer, ConsumerFactory, Hook, ReadinessCheck, ServiceContext, ServiceSpec
 
 __all__ = [
     "AUTH_RESPONSES",
@@ -30,6 +30,7 @@ __all__ = [
     "HttpServerError",
     "Liveness",
     "Readiness",
+    "ReadinessCheck",
     "ServiceContext",
     "ServiceSpec",
     "check_dependencies",

@@ -68,12 +68,19 @@ async def _nats_probe(context: ServiceContext, within: float) -> None:
 
 
 async def check_dependencies(context: ServiceContext, *, within: float = CHECK_TIMEOUT) -> dict[str, str]:
-    """Probe Postgres and NATS at once, each bounded by ``within`` s; values are "ok" or "down: <why>"."""
-    postgres, nats = await asyncio.gather(
+    """Probe Postgres, NATS and the spec's own readiness checks at once, each bounded by ``within`` s;
+    values are "ok" or "down: <why>"."""
+    own = context.spec.readiness_checks
+    postgres, nats, *others = await asyncio.gather(
         _probe(_postgres_probe(context), within),
         _probe(_nats_probe(context, within), within),
+        *(_probe(check(context), within) for _, check in own),
     )
-    return {"postgres": postgres, "nats": nats}
+    return {
+        "postgres": postgres,
+        "nats": nats,
+        **{name: value for (name, _), value in zip(own, others, strict=True)},
+    }
 
 
 class HealthController(Controller):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mts1b_operations.core.bus import Bus
     from mts1b_operations.core.outbox import OutboxRelay
 
-__all__ = ["Consumer", "ConsumerFactory", "Hook", "ServiceContext", "ServiceSpec"]
+__all__ = ["Consumer", "ConsumerFactory", "Hook", "ReadinessCheck", "ServiceContext", "ServiceSpec"]
 
 
 class Consumer(Protocol):
@@ -35,6 +35,9 @@ class Consumer(Protocol):
 
 ConsumerFactory = Callable[["ServiceContext"], Consumer]
 Hook = Callable[["ServiceContext"], Awaitable[None]]
+ReadinessCheck = Callable[["ServiceContext"], Awaitable[object]]
+"""A dependency of the service's own that ``/v1/readyz`` probes beside Postgres and NATS; raising
+(or not answering within the probe's bound) reports it down with the exception's first line."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +57,8 @@ class ServiceSpec:
     consumers: Sequence[ConsumerFactory] = ()
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
+    readiness_checks: tuple[tuple[str, ReadinessCheck], ...] = ()
+    """``(name, check)`` pairs probed by ``/v1/readyz`` after ``postgres`` and ``nats``."""
     version: str | None = None
     heartbeat_interval: float = 2.0
     connect_deadline: float = 60.0

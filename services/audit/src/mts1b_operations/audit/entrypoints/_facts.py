@@ -91,6 +91,8 @@ _RULES: Final[Mapping[str, _Rule]] = {
     "StrategySignal": _Rule(_prefixed("strategy", "strategy_id"), "strategy_id"),
     "NewsItem": _Rule(_prefixed("news", "source"), "news_id"),
     "AuditCheckpoint": _Rule(lambda _: "service:audit", "key_id"),
+    "ComplianceReportFact": _Rule(_field("actor"), "report_key"),
+    "ComplianceFileFact": _Rule(_field("actor"), "name"),
 }
 
 _PAYLOADS_BY_TAG: Final[Mapping[str, type[schemas.Payload]]] = {

@@ -1,8 +1,9 @@
 """Which subjects the recorder consumes, from which streams: the defaults plus MTS_AUDIT_EXTRA_SUBJECTS.
 
 Pure: the streams' subjects come in as data. Every operations fact is recorded — halt facts
-(``mts.v1.operations.halt.>``), watchdog alerts (``...watchdog.*``) and operations commands
-(``...cmd.>``), all on the OPERATIONS stream — plus the subjects named in
+(``mts.v1.operations.halt.>``), watchdog alerts (``...watchdog.*``), operations commands
+(``...cmd.>``) and regulatory-reporting facts (``...compliance.>``), all on the OPERATIONS
+stream — plus the subjects named in
 ``MTS_AUDIT_EXTRA_SUBJECTS``: comma-separated NATS filter subjects (wildcards allowed), each
 captured by some JetStream stream, e.g. ``mts.v1.oms.order.*,mts.v1.portfolio.position.*``.
 One durable consumer per stream: ``mts1b-audit`` on OPERATIONS, ``mts1b-audit-<STREAM>`` on the
@@ -36,7 +37,12 @@ __all__ = [
 
 EXTRA_SUBJECTS_VARIABLE: Final = "MTS_AUDIT_EXTRA_SUBJECTS"
 DEFAULT_STREAM: Final = "OPERATIONS"
-DEFAULT_FILTERS: Final[tuple[str, ...]] = (HALT_ALL, subjects.WATCHDOG_ALL, OPERATIONS_COMMAND_ALL)
+DEFAULT_FILTERS: Final[tuple[str, ...]] = (
+    HALT_ALL,
+    subjects.WATCHDOG_ALL,
+    OPERATIONS_COMMAND_ALL,
+    subjects.COMPLIANCE_ALL,
+)
 NEVER_AUDITED: Final[tuple[str, ...]] = (
     f"{subjects.PREFIX}.operations.audit.>",
     subjects.SERVICE_HEARTBEAT_ALL,

@@ -1,0 +1,247 @@
+"""Fixtures of the compliance service tests: real Postgres and NATS, the service in-process.
+
+``running_compliance`` runs the service as its process would (start-up hook, order-events
+consumer, filer, outbox relay, the Litestar app) against the test's database and NATS, reached
+over httpx's ASGI transport (the app shares the test's event loop, as in the halt service tests).
+The registry defaults to the firm's own adapter (``_firm_adapter``), hooked like a firm would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+import pytest_asyncio
+
+from mts1b_operations.compliance._config import ComplianceConfig
+from mts1b_operations.compliance.adapters import Transport
+from mts1b_operations.compliance.adapters.registry import AdapterSource
+from mts1b_operations.compliance.bootstrap import filer, order_events, service_spec, start_compliance
+from mts1b_operations.compliance.entrypoints import ComplianceService, compliance_service
+from mts1b_operations.core import subjects
+from mts1b_operations.core.bus import Bus, DurableConsumer, connect_bus
+from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.operators import add_operator
+from mts1b_operations.core.outbox import OutboxRelay
+from mts1b_operations.core.runtime import Consumer, ServiceContext, create_app
+from mts1b_operations.core.schemas import OrderEvent
+from mts1b_operations.core.settings import Settings
+
+from ._firm_adapter import FirmAdapter, FirmRegistry
+
+FUNDS_YAML = """\
+funds:
+  - fund_id: firm-fund
+    mode: live
+    strategies: [stat-arb-1]
+  - fund_id: quiet-fund
+    mode: paper
+    strategies: [mom-us-eq]
+  - fund_id: live-equities
+    mode: live
+    strategies: [stat-arb-2]
+    compliance:
+      cat_enabled: true
+      cat_subscriber_id: "ABCD12345"
+"""
+
+
+@pytest.fixture
+def funds_file(tmp_path: Path) -> Path:
+    path = tmp_path / "funds.yaml"
+    path.write_text(FUNDS_YAML)
+    return path
+
+
+@pytest.fixture
+def output_dir(tmp_path: Path) -> Path:
+    return tmp_path / "out"
+
+
+def fast_config(output_dir: Path, **changes: Any) -> ComplianceConfig:
+    """Short pauses so retries happen within a test (the production defaults are in seconds to minutes)."""
+    fields: dict[str, Any] = {
+        "output_dir": output_dir,
+        "filing_interval": 0.1,
+        "retry_delay": 0.1,
+        "retry_max_delay": 0.5,
+        "submit_attempts": 2,
+    }
+    return ComplianceConfig(**(fields | changes))
+
+
+@pytest_asyncio.fixture
+async def compliance_db(database_url: str) -> str:
+    await asyncio.to_thread(upgrade_all, database_url, ["compliance"])
+    return database_url
+
+
+@pytest_asyncio.fixture
+async def pool(compliance_db: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(compliance_db, connect_deadline=10)
+    yield p
+    await p.close()
+
+
+@pytest_asyncio.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    b = await connect_bus(nats_url, name="compliance-service-test", connect_deadline=10)
+    await b.ensure_streams()
+    yield b
+    await b.close()
+
+
+@pytest_asyncio.fixture
+async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
+    """Bearer tokens of registered operators: alice (operator) and vera (viewer)."""
+    out: dict[str, str] = {}
+    for name, role in (("alice", "operator"), ("vera", "viewer")):
+        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
+    return out
+
+
+@dataclass
+class ComplianceApp:
+    context: ServiceContext
+    http: httpx.AsyncClient
+    tokens: dict[str, str]
+    consumer: DurableConsumer
+
+    @property
+    def service(self) -> ComplianceService:
+        return compliance_service(self.context)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    async def get(self, path: str, as_: str = "vera", **params: object) -> httpx.Response:
+        return await self.http.get(path, params=params, headers=self.auth(as_))  # type: ignore[arg-type]
+
+    async def post(self, path: str, body: object, as_: str = "alice") -> httpx.Response:
+        return await self.http.post(path, json=body, headers=self.auth(as_))
+
+    async def reports(self, **params: object) -> list[dict[str, Any]]:
+        response = await self.get("/v1/compliance/reports", **params)
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+@asynccontextmanager
+async def running_compliance(
+    *,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    database_url: str,
+    nats_url: str,
+    funds_file: Path,
+    tokens: dict[str, str],
+    config: ComplianceConfig,
+    registry: AdapterSource | None = None,
+    transport: Transport | None = None,
+    auto_cut: bool = False,
+) -> AsyncIterator[ComplianceApp]:
+    spec = service_spec()
+    context = ServiceContext(
+        spec=spec,
+        settings=Settings(
+            database_url=database_url, nats_url=nats_url, service_name=spec.name, funds_file=funds_file
+        ),
+        pool=pool,
+        bus=bus,
+        instance_id=str(uuid.uuid4()),
+    )
+    app = create_app(context)
+    if registry is None:
+        registry = FirmRegistry(FirmAdapter({"firm-fund"}))
+    await start_compliance(context, config=config, registry=registry, transport=transport)
+    relay = OutboxRelay(pool, bus, source=spec.name)
+    consumer = order_events(context)
+    background: Consumer = filer(context, auto_cut=auto_cut)
+    try:
+        await relay.start()
+        context.relay = relay
+        await consumer.start()
+        await background.start()
+        transport_ = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport_, base_url="http://compliance.test") as http:
+            yield ComplianceApp(context=context, http=http, tokens=tokens, consumer=consumer)
+    finally:
+        await background.stop()
+        await consumer.stop()
+        await relay.stop()
+
+
+@pytest_asyncio.fixture
+async def compliance_app(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    compliance_db: str,
+    nats_url: str,
+    funds_file: Path,
+    output_dir: Path,
+    tokens: dict[str, str],
+) -> AsyncIterator[ComplianceApp]:
+    async with running_compliance(
+        pool=pool,
+        bus=bus,
+        database_url=compliance_db,
+        nats_url=nats_url,
+        funds_file=funds_file,
+        tokens=tokens,
+        config=fast_config(output_dir),
+    ) as app:
+        yield app
+
+
+T0 = datetime(2026, 3, 16, 14, 30, tzinfo=UTC)  # 10:30 ET on a Monday
+
+
+def order_event(event: str = "new", **changes: Any) -> OrderEvent:
+    fields: dict[str, Any] = {
+        "event": event,
+        "event_id": str(uuid.uuid4()),
+        "order_id": "o-1",
+        "fund_id": "firm-fund",
+        "strategy_id": "stat-arb-1",
+        "symbol": "AAPL",
+        "side": "buy",
+        "quantity": Decimal("100"),
+        "order_type": "limit",
+        "limit_price": Decimal("189.25"),
+        "venue": "XNAS" if event in ("routed", "filled") else None,
+        "ts": T0,
+    }
+    if event == "filled":
+        fields |= {"fill_quantity": Decimal("100"), "fill_price": Decimal("189.20")}
+    return OrderEvent(**(fields | changes))
+
+
+async def publish(bus: Bus, event: OrderEvent, msg_id: str | None = None) -> None:
+    await bus.publish(subjects.oms_order(event.event), event, msg_id=msg_id or event.event_id)
+
+
+async def compliance_facts(bus: Bus) -> list[tuple[str, dict[str, Any]]]:
+    """Every compliance fact in the OPERATIONS stream so far (subject, payload), in stream order."""
+    info = await bus.js.stream_info("OPERATIONS")
+    found: list[tuple[str, dict[str, Any]]] = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await bus.js.get_msg("OPERATIONS", seq)
+        if msg.subject and msg.subject.startswith("mts.v1.operations.compliance.") and msg.data:
+            found.append((msg.subject, msgspec.json.decode(msg.data)))
+    return found
+
+
+async def report_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(await pool.fetch("SELECT * FROM reg_reports ORDER BY id"))
