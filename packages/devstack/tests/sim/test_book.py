@@ -33,8 +33,9 @@ def test_a_market_order_fills_at_the_touch_and_moves_position_cash_and_nav(regis
     book = book_of(registry)
     book.on_quote("AAPL", 99.9, 100.1, T0)
     events = book.submit(buy(), T0)
-    assert kinds(events) == ["new", "accepted", "filled"]
+    assert kinds(events) == ["new", "routed", "accepted", "filled"]
     assert {e.event.order_id for e in events} == {"t-1"}
+    assert {e.event.venue for e in events} == {"PAPER"}  # the route names where the order went
     assert events[-1].event.fill_price == Decimal("100.1000")
     assert events[-1].event.fill_quantity == Decimal(100)
     assert all(encode(e.event) for e in events)
@@ -56,7 +57,7 @@ def test_a_limit_order_rests_until_the_market_reaches_it(registry: FundsRegistry
     book = book_of(registry)
     book.on_quote("MSFT", 400.0, 400.2, T0)
     events = book.submit(buy("MSFT", 10, order_type="limit", limit_price=Decimal("399.50")), T0)
-    assert kinds(events) == ["new", "accepted"]
+    assert kinds(events) == ["new", "routed", "accepted"]
     assert book.pending("paper-momentum", "mom-us-eq", "MSFT") == 10
     assert book.on_quote("MSFT", 399.6, 399.8, T0) == []
     fills = book.on_quote("MSFT", 399.2, 399.4, T0)
@@ -67,7 +68,7 @@ def test_a_limit_order_rests_until_the_market_reaches_it(registry: FundsRegistry
 
 def test_an_order_without_any_price_waits_for_one(registry: FundsRegistry) -> None:
     book = book_of(registry)
-    assert kinds(book.submit(buy("NEW"), T0)) == ["new", "accepted"]
+    assert kinds(book.submit(buy("NEW"), T0)) == ["new", "routed", "accepted"]
     assert kinds(book.on_trade("NEW", 12.5, T0)) == ["filled"]
     assert book.position("paper-momentum", "mom-us-eq", "NEW") == 100
 
@@ -121,7 +122,7 @@ def test_flatten_closes_shares_and_options_of_the_selected_paper_funds(registry:
     result = book.flatten(T0, "flatten drill", fund_ids=["paper-momentum"])
     assert result.orders_cancelled == 1
     assert result.positions_closed == 3  # two share positions and one option
-    assert kinds(result.events) == ["canceled"] + ["new", "accepted", "filled"] * 2
+    assert kinds(result.events) == ["canceled"] + ["new", "routed", "accepted", "filled"] * 2
     assert all(e.reason == "flatten drill" for e in result.events)
     assert all(p.quantity == 0 for p in book.positions("paper-momentum", T0))
     assert book.greeks("paper-momentum", T0).options == []

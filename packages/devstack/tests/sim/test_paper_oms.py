@@ -110,16 +110,16 @@ async def put_halt(bus: Bus, key: str, **fields: object) -> HaltRequested:
     return halt
 
 
-async def test_orders_flow_new_accepted_filled_with_positions_nav_greeks_pnl_and_signals(
+async def test_orders_flow_new_routed_accepted_filled_with_positions_nav_greeks_pnl_and_signals(
     recorder: Recorder, oms: PaperOms
 ) -> None:
     def lifecycle_seen() -> bool:
         steps: dict[str, list[str]] = {}
         for _, event, _ in order_events(recorder):
             steps.setdefault(event.order_id, []).append(event.event)
-        return ["new", "accepted", "filled"] in steps.values()
+        return ["new", "routed", "accepted", "filled"] in steps.values()
 
-    await until(lifecycle_seen, within=20, what="an order going new -> accepted -> filled")
+    await until(lifecycle_seen, within=20, what="an order going new -> routed -> accepted -> filled")
 
     def snapshots_seen() -> bool:
         greeks = [decode(m.data, Greeks) for m in recorder.on("mts.v1.portfolio.greeks.")]

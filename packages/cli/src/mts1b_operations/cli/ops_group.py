@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 SUBGROUPS: dict[str, str] = {
     "audit": "mts1b_operations.cli.audit:audit",
+    "compliance": "mts1b_operations.cli.compliance:compliance",
     "watchdog": "mts1b_operations.cli.watchdog:watchdog",
 }
 
@@ -47,7 +48,7 @@ class _LazyGroup(click.Group):
 
 @click.group(name="mts1b-operations", cls=_LazyGroup)
 def ops_group() -> None:
-    """Operate the operations plane: the audit trail, the watchdogs, ...
+    """Operate the operations plane: the audit trail, the watchdogs, regulatory reporting, ...
 
     Commands talk to the services over HTTP with the bearer token in MTS_TOKEN (or the
     credentials file ~/.config/mts/credentials); MTS_AUDIT_URL and friends say where the

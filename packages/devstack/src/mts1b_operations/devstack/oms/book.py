@@ -340,8 +340,12 @@ class PaperBook:
         )
 
     def submit(self, request: OrderRequest, ts: datetime, *, refused: str | None = None) -> list[BookEvent]:
-        """A new order: ``new``, then ``canceled`` with the reason when ``refused``, else ``accepted``
-        (and ``filled`` when it is marketable now)."""
+        """A new order: ``new``, then ``canceled`` with the reason when ``refused``, else ``routed``
+        to the book's venue, ``accepted`` (and ``filled`` when it is marketable now).
+
+        ``routed`` is its own event because regulators ask for the route as its own record (CAT
+        MEOR, an OATS Route): the order leaves the firm for ``venue`` before the venue accepts it.
+        A refused order never leaves the firm, so it has no route."""
         self._account(request.fund_id)
         if self._fund_of_strategy.get(request.strategy_id) != request.fund_id:
             raise ValueError(
@@ -354,7 +358,10 @@ class PaperBook:
             events.append(BookEvent(self._event(order, "canceled", ts), f"rejected: {refused}"))
             return events
         self._open[order.order_id] = order
-        events.append(BookEvent(self._event(order, "accepted", ts)))
+        events += [
+            BookEvent(self._event(order, "routed", ts)),
+            BookEvent(self._event(order, "accepted", ts)),
+        ]
         return events + self._try_fill(order, ts)
 
     def _try_fill(self, order: Order, ts: datetime) -> list[BookEvent]:
@@ -429,6 +436,7 @@ class PaperBook:
                 touch = (mark.touch(side == "buy") if mark is not None else None) or holding.avg_price
                 events += [
                     BookEvent(self._event(order, "new", ts), reason),
+                    BookEvent(self._event(order, "routed", ts), reason),
                     BookEvent(self._event(order, "accepted", ts), reason),
                     BookEvent(self._fill(order, touch, ts).event, reason),
                 ]
