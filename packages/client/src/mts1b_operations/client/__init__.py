@@ -14,9 +14,12 @@ Every error is an :class:`MtsError`: :class:`ApiError` (with ``status``, ``code`
 ``field``) and its subclasses for error answers, :class:`TransportError` / :class:`TimeoutError`
 when no answer came. Only idempotent GETs are retried.
 
+Service clients: :class:`HaltClient`, :class:`AuditClient`, :class:`WatchdogsClient`,
+:class:`ComplianceClient` (regulatory reports and files), :class:`MarketDataClient`.
+
 Also here: :class:`HaltGate` (an order gate answering from the ``mts_halts`` KV bucket in
-microseconds, failing closed when its view is stale), :class:`AuditClient` with an offline proof
-checker, and :func:`follow` helpers for NATS subjects (audit tail, watchdog alerts).
+microseconds, failing closed when its view is stale), an offline audit proof checker
+(:func:`check_audit_proof`), and :func:`follow` helpers for NATS subjects (audit tail, watchdog alerts).
 """
 
 from ._audit import (
@@ -27,12 +30,21 @@ from ._audit import (
     AuditRecord,
     AuditTrail,
     AuditVerification,
+    DrillReportRecorded,
     VerifyProgressCallback,
 )
 from ._audit_proof import (
     CheckedProof,
     ProofCheckError,
     check_audit_proof,
+)
+from ._compliance import (
+    ComplianceClient,
+    ReportFileView,
+    ReportPage,
+    ReportProblem,
+    ReportView,
+    repair_problems,
 )
 from ._config import (
     SERVICES,
@@ -109,9 +121,11 @@ __all__ = [
     "BarInterval",
     "CheckedProof",
     "ClientConfig",
+    "ComplianceClient",
     "ConfigurationError",
     "ConflictError",
     "DeliverFrom",
+    "DrillReportRecorded",
     "FollowDecodeError",
     "FollowedMessage",
     "FundStatus",
@@ -132,6 +146,10 @@ __all__ = [
     "PermissionDeniedError",
     "ProofCheckError",
     "Quote",
+    "ReportFileView",
+    "ReportPage",
+    "ReportProblem",
+    "ReportView",
     "ResumeAnswer",
     "ResumePreflight",
     "ResumeResult",
@@ -154,4 +172,5 @@ __all__ = [
     "follow_watchdog_alerts",
     "halt_key",
     "read_credentials",
+    "repair_problems",
 ]

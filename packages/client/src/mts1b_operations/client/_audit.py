@@ -48,6 +48,7 @@ __all__ = [
     "AuditRecord",
     "AuditTrail",
     "AuditVerification",
+    "DrillReportRecorded",
     "VerifyProgressCallback",
 ]
 
@@ -125,6 +126,18 @@ class AuditCheckpointInfo(msgspec.Struct, frozen=True, kw_only=True):
     verifier_key: str
 
 
+class DrillReportRecorded(msgspec.Struct, frozen=True, kw_only=True):
+    """A drill report's hash in the chain: the entry (``sequence``, ``entry_hash``) that holds it."""
+
+    drill_id: str
+    report_sha256: str
+    recorded_by: str
+    sequence: int
+    entry_hash: str
+    created: bool
+    """False when the drill's report was already recorded (a retry)."""
+
+
 class _Progress(msgspec.Struct, frozen=True):
     verified: int
     total: int
@@ -150,6 +163,18 @@ class AuditClient(ServiceClient):
     async def trail(self, subject_id: str) -> AuditTrail:
         """Every entry about ``subject_id``, oldest first."""
         return await self.get("/v1/audit/trail", AuditTrail, params={"subject_id": subject_id})
+
+    async def record_drill_report(
+        self, drill_id: str, report_sha256: str, *, funds: list[str], report_name: str = "report.json"
+    ) -> DrillReportRecorded:
+        """Put a halt drill report's SHA-256 into the chain (role operator); idempotent per ``drill_id``."""
+        body = {
+            "drill_id": drill_id,
+            "report_sha256": report_sha256,
+            "funds": funds,
+            "report_name": report_name,
+        }
+        return await self.post("/v1/audit/drill-reports", DrillReportRecorded, body=body)
 
     async def entries(self, from_sequence: int = 0, limit: int = 100) -> AuditPage:
         """One page (``limit`` 1..1000) of the chain from ``from_sequence`` on."""

@@ -32,6 +32,7 @@ from .entrypoints import (
     EXTRA_SUBJECTS_VARIABLE,
     AuditController,
     AuditRecorder,
+    DrillReportController,
     chain_of,
     parse_extra_subjects,
 )
@@ -92,7 +93,7 @@ def service_spec() -> ServiceSpec:
             "fact (halts, watchdog alerts, operator commands) is recorded; the trail, pages of the "
             "chain, its verification and offline-checkable inclusion proofs are served here."
         ),
-        route_handlers=[AuditController],
+        route_handlers=[AuditController, DrillReportController],
         consumers=[recorder],
         on_startup=[open_audit],
         on_shutdown=[close_audit],

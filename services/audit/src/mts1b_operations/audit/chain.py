@@ -373,6 +373,9 @@ class AuditChain:
         """Every entry about ``subject_id``, in chain order (the first ``limit`` when given)."""
         if not isinstance(subject_id, str):
             raise AuditInputError("subject_id", f"must be a string, got {type(subject_id).__name__}")
+        # A subject id no entry could carry (a NUL, a lone surrogate: Postgres text refuses them)
+        # has no trail; refused by the rules of an append rather than by the database.
+        validate_append("-", "-", subject_id, {})
         if limit is not None:
             _check_int("limit", limit, minimum=1)
         pool = await self._ready()

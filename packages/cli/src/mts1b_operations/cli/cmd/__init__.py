@@ -1,4 +1,5 @@
-"""`mts cmd ...`: the operator's emergency commands — halt, cancel-all, flatten-paper, resume, restart-all.
+"""`mts cmd ...`: the operator's emergency commands — halt, cancel-all, flatten-paper, resume, restart-all,
+and the halt drill.
 
 Each shows what it will do, asks for a typed word (HALT, CANCEL, FLATTEN, RESUME, RESTART; or
 ``--confirm WORD`` without a terminal), does it, and reports what happened per service, per
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from .drill import drill
 from .halt import halt
 from .oms import cancel_all, flatten_paper
 from .restart import restart_all
@@ -22,12 +24,13 @@ CONFIRMATION_WORDS = {
     "flatten-paper": "FLATTEN",
     "resume": "RESUME",
     "restart-all": "RESTART",
+    "drill": "DRILL",
 }
 
 
 @click.group(name="cmd")
 def cmd() -> None:
-    """Emergency commands: halt the firm, cancel or flatten, resume, restart the services.
+    """Emergency commands: halt the firm, cancel or flatten, resume, restart the services, drill.
 
     Each shows its impact first, then asks you to type a word (HALT, CANCEL, FLATTEN, RESUME,
     RESTART); scripts pass --confirm WORD. A wrong or empty word aborts and sends nothing.
@@ -44,8 +47,9 @@ def cmd() -> None:
       mts cmd halt --confirm HALT --reason "drill"
       mts cmd resume --confirm RESUME --cosigner-token "$BOB_TOKEN"
       mts cmd restart-all --confirm RESTART
+      mts cmd drill                       # dry run: halts nothing
     """
 
 
-for _command in (halt, cancel_all, flatten_paper, resume, restart_all):
+for _command in (halt, cancel_all, flatten_paper, resume, restart_all, drill):
     cmd.add_command(_command)

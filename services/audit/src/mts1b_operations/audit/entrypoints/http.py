@@ -44,7 +44,7 @@ from mts1b_operations.core.db import TRANSIENT_ERRORS
 from mts1b_operations.core.runtime import AUTH_RESPONSES, ErrorBody, ServiceContext, requires_role
 
 from ..chain import AuditChain, CheckpointUnavailableError, EntryNotFoundError
-from ..domain import MAX_SUBJECT_ID_CHARS, AuditInputError, ChainIntegrityError
+from ..domain import MAX_SAFE_INTEGER, MAX_SUBJECT_ID_CHARS, AuditInputError, ChainIntegrityError
 from ._schemas import (
     MAX_PAGE,
     CheckpointView,
@@ -147,7 +147,11 @@ _BAD_INPUT: Final = ResponseSpec(
 _UNAVAILABLE: Final = ResponseSpec(data_container=ErrorBody, description="Postgres did not answer; retry")
 _GUARDS: Final = [requires_role("viewer")]
 
-_FromSequence = Annotated[int, QueryParameter(ge=0, description="The first sequence (0 = the genesis entry)")]
+# Bounded like every sequence (2**53 - 1): a larger number is a 400, not a bigint overflow in Postgres.
+_FromSequence = Annotated[
+    int,
+    QueryParameter(ge=0, le=MAX_SAFE_INTEGER, description="The first sequence (0 = the genesis entry)"),
+]
 
 
 def _parse_sequence(raw: str) -> int:
