@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     http_port: int = 8000
     funds_file: Path | None = None
     audit_signing_key: Path | None = None
+    # Copies of every JetStream stream and KV bucket the service creates: 1 on one server, 3 on a
+    # 3-node cluster (a stream survives losing a node only with R3).
+    nats_stream_replicas: int = 1
 
 
 class ClientSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +112,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _int_between(env: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be an integer from {low} to {high} (got {raw!r})") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be an integer from {low} to {high} (got {value})")
+    return value
+
+
 def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -137,6 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, service_name: str | N
         http_port=_port(env, "MTS_HTTP_PORT", 8000),
         funds_file=_existing_file(env, "MTS_FUNDS_FILE"),
         audit_signing_key=_existing_file(env, "MTS_AUDIT_SIGNING_KEY"),
+        nats_stream_replicas=_int_between(env, "MTS_NATS_STREAM_REPLICAS", 1, 5, 1),
     )
 
 

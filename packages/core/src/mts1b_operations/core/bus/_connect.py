@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Final, cast
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import nats
@@ -51,6 +52,29 @@ _USERINFO: Final = re.compile(r"//[^@/]*@")
 def redact_url(url: str) -> str:
     """``url`` with any ``user:password@`` replaced, for logs and error messages."""
     return _USERINFO.sub("//***@", url)
+
+
+def shared_credentials(servers: Sequence[str]) -> tuple[str | None, str | None, str | None]:
+    """``(user, password, token)`` options for nats-py, when the URLs carry credentials.
+
+    nats-py adds the servers a cluster announces (its ``connect_urls``) to its pool without any
+    credentials, and on a reconnect to one of them it sends the connection's ``user``/``password``
+    options if set, else nothing: the server then refuses it (Authorization Violation). Handing
+    the URLs' credentials over as options makes every server of the pool, announced or listed,
+    use them. Servers that disagree on their credentials are left to carry their own.
+    """
+    found = set()
+    for server in servers:
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        found.add((parts.username, parts.password))
+    if len(found) != 1:
+        return None, None, None
+    ((user, password),) = found
+    if user is None:
+        return None, None, None
+    if password is None:
+        return None, None, unquote(user)
+    return unquote(user), unquote(password), None
 
 
 def split_servers(url: str) -> list[str]:
@@ -104,14 +128,26 @@ class _ConnectionState:
         log.info("nats[%s]: connection closed", self.name)
 
 
-class Bus:
-    """One NATS connection with JetStream: publish, streams, KV, health."""
+def _check_replicas(replicas: object) -> int:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
+        raise ValueError(f"stream_replicas: {replicas!r} must be an int from 1 to 5")
+    return replicas
 
-    def __init__(self, nc: Client, *, name: str, state: _ConnectionState) -> None:
+
+class Bus:
+    """One NATS connection with JetStream: publish, streams, KV, health.
+
+    ``stream_replicas`` is the replica count of every stream and KV bucket this connection creates
+    (MTS_NATS_STREAM_REPLICAS): carried by the connection so that each place that ensures a stream
+    or a bucket asks for the same count, and none shrinks what another grew.
+    """
+
+    def __init__(self, nc: Client, *, name: str, state: _ConnectionState, stream_replicas: int = 1) -> None:
         self._nc = nc
         self._js = nc.jetstream()
         self._state = state
         self.name = name
+        self.stream_replicas = _check_replicas(stream_replicas)
 
     @property
     def nc(self) -> Client:
@@ -182,22 +218,31 @@ class Bus:
         )
 
     async def ensure_streams(
-        self, specs: Sequence[StreamSpec] = DEFAULT_STREAMS, *, replicas: int = 1, deadline: float = 30.0
+        self,
+        specs: Sequence[StreamSpec] = DEFAULT_STREAMS,
+        *,
+        replicas: int | None = None,
+        deadline: float = 30.0,
     ) -> list[StreamInfo]:
-        """Create missing streams and update drifted ones; safe to call from many services at once."""
-        return await ensure_streams(self._js, specs, replicas=replicas, deadline=deadline)
+        """Create missing streams and update drifted ones; safe to call from many services at once.
+
+        ``replicas`` defaults to the connection's ``stream_replicas``.
+        """
+        count = self.stream_replicas if replicas is None else replicas
+        return await ensure_streams(self._js, specs, replicas=count, deadline=deadline)
 
     async def kv(self, bucket: str, **config: Any) -> KeyValue:
         """Bind the KV bucket, creating it first (file storage unless ``storage`` is given) if missing.
 
         ``config`` takes the fields of ``nats.js.api.KeyValueConfig`` (history, ttl, replicas...);
-        it applies only when the bucket is created.
+        it applies only when the bucket is created. ``replicas`` defaults to ``stream_replicas``.
         """
         try:
             return await self._js.key_value(bucket)
         except BucketNotFoundError:
             pass
         config.setdefault("storage", StorageType.FILE)
+        config.setdefault("replicas", self.stream_replicas)
         try:
             return await self._js.create_key_value(KeyValueConfig(bucket=bucket, **config))
         except BadRequestError:
@@ -233,6 +278,7 @@ async def _connect_once(servers: list[str], name: str) -> tuple[Client, _Connect
     state = _ConnectionState(name)
     nc = Client()
     state.client = nc
+    user, password, token = shared_credentials(servers)
     try:
         await nc.connect(
             servers=servers,
@@ -247,6 +293,9 @@ async def _connect_once(servers: list[str], name: str) -> tuple[Client, _Connect
             connect_timeout=CONNECT_TIMEOUT,
             ping_interval=PING_INTERVAL,
             max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+            user=user,
+            password=password,
+            token=token,
         )
     except BaseException:
         await nc.close()
@@ -254,8 +303,12 @@ async def _connect_once(servers: list[str], name: str) -> tuple[Client, _Connect
     return nc, state
 
 
-async def connect_bus(url: str, *, name: str, connect_deadline: float | None = None) -> Bus:
+async def connect_bus(
+    url: str, *, name: str, connect_deadline: float | None = None, stream_replicas: int = 1
+) -> Bus:
     """Connect to NATS (``url`` may list several servers, comma-separated).
+
+    ``stream_replicas`` (1-5) is the replica count of the streams and KV buckets the Bus creates.
 
     The first connect is retried with exponential backoff until ``connect_deadline`` seconds
     have passed (``None``: forever), then ``BusConnectError``. Once connected, the client
@@ -266,6 +319,7 @@ async def connect_bus(url: str, *, name: str, connect_deadline: float | None = N
         raise ValueError("name: a connection name is required (it shows in NATS monitoring)")
     if connect_deadline is not None and connect_deadline <= 0:
         raise ValueError(f"connect_deadline: {connect_deadline!r} must be positive seconds or None")
+    _check_replicas(stream_replicas)
 
     shown = redact_url(url)
 
@@ -291,4 +345,4 @@ async def connect_bus(url: str, *, name: str, connect_deadline: float | None = N
     nc.options["max_reconnect_attempts"] = -1
     state.connected.set()
     log.info("nats[%s]: connected to %s", name, state.where())
-    return Bus(nc, name=name, state=state)
+    return Bus(nc, name=name, state=state, stream_replicas=stream_replicas)

@@ -165,7 +165,10 @@ class _Lifecycle:
         log.info("connecting to NATS at %s", _nats_hosts(settings.nats_url))
         try:
             self.bus = bus = await connect_bus(
-                settings.nats_url, name=f"{self.label}:{self.instance_id}", connect_deadline=deadline
+                settings.nats_url,
+                name=f"{self.label}:{self.instance_id}",
+                connect_deadline=deadline,
+                stream_replicas=settings.nats_stream_replicas,
             )
         except Exception as exc:
             raise StartupError(f"cannot connect to NATS (MTS_NATS_URL): {_one_line(exc)}") from exc

@@ -1,0 +1,34 @@
+"""grants: the market-data API's role may use bars
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2025-01-03 00:00:00
+
+mts_marketdata_rw (mts_marketdata logs in as a member) reads and writes bars and reads its
+version table.
+
+The group role is created by core's 0003 (or deploy/postgres/init-roles.sql) and is cluster-wide:
+the downgrade revokes, never drops. A later migration that adds a table grants it here too
+(docs/operations/postgres-roles.md).
+"""
+
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | tuple[str, ...] | None = None
+depends_on: str | tuple[str, ...] | None = None
+
+GROUP = "mts_marketdata_rw"
+TABLES = "bars"
+VERSION_TABLE = "alembic_version_marketdata_api"
+
+
+def upgrade() -> None:
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLES} TO {GROUP}")
+    op.execute(f"GRANT SELECT ON {VERSION_TABLE} TO {GROUP}")
+
+
+def downgrade() -> None:
+    op.execute(f"REVOKE SELECT ON {VERSION_TABLE} FROM {GROUP}")  # noqa: S608 - constants only
+    op.execute(f"REVOKE SELECT, INSERT, UPDATE, DELETE ON {TABLES} FROM {GROUP}")
