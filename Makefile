@@ -11,7 +11,7 @@ SYNC := $(UV) sync --all-packages --frozen
 PYTEST_ARGS ?=
 DURATION ?= 30m
 
-.PHONY: help run test lint fmt typecheck bench scenario-calm sync
+.PHONY: help run test lint fmt typecheck bench scenario-calm soak sync
 
 help:
 	@echo "make run    - start the whole stack (embedded Postgres + NATS + every service); Ctrl-C stops it"
@@ -20,6 +20,7 @@ help:
 	@echo "make fmt    - ruff format and ruff check --fix"
 	@echo "make bench  - benchmarks under bench/, each beside its baseline"
 	@echo "make scenario-calm - 10 minutes of the calm dev-stack scenario: no vpin/news/vol_dd alert"
+	@echo "make soak   - faults on the running dev stack for DURATION (default 30m), then the invariants"
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -54,3 +55,8 @@ bench: sync
 # The calm dev-stack scenario must raise no vpin/news/vol_dd alert (issue 6); 10 minutes by default.
 scenario-calm: sync
 	$(UV) run --frozen python bench/scenario_calm.py --duration $(or $(CALM_SECONDS),600)
+
+# Fault injection on the dev stack for $(DURATION) (kill -9, NATS and Postgres restarts, SIGSTOP,
+# a full stream), then the invariants; figures in bench/results/reliability.json (docs/operations/reliability.md).
+soak: sync
+	$(UV) run --frozen python -m tests.chaos.soak --duration $(DURATION) --report $(or $(SOAK_REPORT),bench/results/reliability.json)

@@ -17,7 +17,10 @@ from ._errors import DatabaseUnavailableError
 __all__ = ["TRANSIENT_ERRORS", "create_pool", "redact_dsn"]
 
 # Worth retrying while Postgres starts, restarts or is briefly overloaded; a wrong password,
-# a missing database or a bad DSN is not and fails at once.
+# a missing database or a bad DSN is not and fails at once. InternalClientError ("cannot switch
+# to state 15; another operation is in progress") is what asyncpg's pool raises on a connection
+# its floor maintenance is reconnecting just after a Postgres restart (seen by the chaos soak,
+# tests/chaos): the retry gets another connection and succeeds.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
@@ -26,6 +29,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.InternalClientError,
 )
 
 
