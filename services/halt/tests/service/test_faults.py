@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from nats.aio.msg import Msg
 from nats.js.errors import NoKeysError
 
+from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import connect_bus
 from mts1b_operations.core.embedded import EmbeddedNats
+from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode, encode
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import BUCKET
 
@@ -69,4 +73,73 @@ async def test_with_nats_down_a_halt_is_stored_answered_and_mirrored_once_nats_i
 
             await eventually(mirrored, within=30, what="the halt in the KV bucket once NATS is back")
     finally:
+        await bus.close()
+
+
+async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
+    pool: asyncpg.Pool,
+    halt_db: str,
+    restartable_nats: EmbeddedNats,
+    funds_file: Path,
+    policy_file: Path,
+    tokens: dict[str, str],
+) -> None:
+    bus = await connect_bus(restartable_nats.url, name="halt-resend-test", connect_deadline=10)
+    await bus.ensure_streams()
+    oms = None
+    try:
+        async with running_halt_app(
+            pool=pool,
+            bus=bus,
+            database_url=halt_db,
+            nats_url=restartable_nats.url,
+            funds_file=funds_file,
+            tokens=tokens,
+        ) as app:
+            restartable_nats.stop()
+
+            async def disconnected() -> bool:
+                return not bus.is_connected
+
+            await eventually(disconnected, what="the bus to notice NATS is gone")
+            response = await app.post(
+                "/v1/halts",
+                "alice",
+                {"severity": "FUND_HALT", "fund_id": "paper-momentum", "reason": "PL", "mode": "cancel_open"},
+            )
+            assert response.status_code == 201, response.text
+            report = response.json()["oms_command"]
+            assert report["sent"] is False
+            assert "re-sent in the background" in report["detail"]
+            assert app.service.pending_resends == 1
+
+            restartable_nats.start()
+            received: list[OmsCommand] = []
+            oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
+
+            async def on_command(msg: Msg) -> None:
+                command = decode(msg.data, OmsCommand)
+                received.append(command)
+                ack = OmsCommandAck(
+                    command_id=command.command_id,
+                    responder="fake-oms",
+                    command=command.command,
+                    ok=True,
+                    orders_cancelled=3,
+                    acked_at=datetime.now(UTC),
+                )
+                await msg.respond(encode(ack))
+
+            await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=on_command)
+            await oms.nc.flush()
+
+            async def re_sent_and_done() -> bool:
+                return bool(received) and app.service.pending_resends == 0
+
+            await eventually(re_sent_and_done, within=30, what="the cancel_all re-sent to the OMS")
+            assert [c.command for c in received][:1] == ["cancel_all"]
+            assert received[0].fund_ids == ["paper-momentum"]
+    finally:
+        if oms is not None:
+            await oms.close()
         await bus.close()

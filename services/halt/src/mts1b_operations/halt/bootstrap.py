@@ -85,6 +85,7 @@ async def start_halts(context: ServiceContext) -> None:
 async def stop_halts(context: ServiceContext) -> None:
     service = context.state.pop(STATE_KEY, None)
     if isinstance(service, HaltService):
+        await service.close()
         await service.manager.close()
 
 

@@ -9,9 +9,12 @@ the trail shows who was told to cancel or flatten and who answered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
+
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from mts1b_operations.core import subjects
 from mts1b_operations.core.outbox import enqueue
@@ -51,6 +54,9 @@ class HaltService:
     pool: asyncpg.Pool
     bus: Bus
     source: str = "halt"
+    resend_for: float = 600.0
+    """Seconds an OMS command that could not be sent keeps being re-sent while its halt is in force."""
+    _resends: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def send_command(self, command: OmsCommand) -> OmsCommandOutcome:
         """Send ``command`` to every OMS, gather the acks, and record both for the audit trail.
@@ -75,12 +81,55 @@ class HaltService:
             outcome = await self.send_command(command)
         except Exception as exc:
             log.exception("halt %s: the %s command could not be sent", halt.halt_id, command.command)
+            self._resend_later(halt, command)
             return OmsCommandReport(
                 sent=False,
                 detail=f"{command.command} could not be sent ({type(exc).__name__}: {exc}); the halt is in "
-                "force and order gates block new orders; retry the command",
+                "force and order gates block new orders; the command is re-sent in the background while "
+                f"the halt stays in force (up to {self.resend_for:g} s)",
             )
         return OmsCommandReport(sent=True, detail=_describe(outcome), outcome=outcome)
+
+    def _resend_later(self, halt: Halt, command: OmsCommand) -> None:
+        # A halt acknowledged while NATS is away must still cancel the orders at the venues once it
+        # is back: the gates only stop new orders.
+        task = asyncio.create_task(self._resend(halt, command), name=f"resend-{command.command_id}")
+        self._resends.add(task)
+        task.add_done_callback(self._resends.discard)
+
+    async def _resend(self, halt: Halt, command: OmsCommand) -> None:
+        try:
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential(multiplier=0.2, max=5.0),
+                stop=stop_after_delay(self.resend_for),
+                reraise=True,
+            ):
+                with attempt:
+                    current = await self.manager.get(halt.halt_id)
+                    if current is None or not current.active:
+                        log.info("halt %s lifted: %s no longer re-sent", halt.halt_id, command.command)
+                        return
+                    outcome = await self.send_command(command)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "halt %s: gave up re-sending %s %s after %g s",
+                halt.halt_id, command.command, command.command_id, self.resend_for,
+            )  # fmt: skip
+            return
+        log.warning("halt %s: %s sent on a retry: %s", halt.halt_id, command.command, _describe(outcome))
+
+    @property
+    def pending_resends(self) -> int:
+        """OMS commands still being re-sent in the background."""
+        return len(self._resends)
+
+    async def close(self) -> None:
+        """Stop re-sending (on shutdown; the halts stay in force and a restart reconciles the bucket)."""
+        for task in list(self._resends):
+            task.cancel()
+        await asyncio.gather(*self._resends, return_exceptions=True)
 
     async def _record(self, command: OmsCommand, acks: list[OmsCommandAck]) -> None:
         command_id = command.command_id
