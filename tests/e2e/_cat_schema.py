@@ -17,10 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
+from mts1b_operations.core.testing import reference_file
+
 __all__ = ["REPO_ROOT", "SCHEMA_PATH", "cat_problems"]
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-SCHEMA_PATH: Final = REPO_ROOT.parent / "shared" / "reference" / "cat" / "cat-im-schema-4.0.0.json"
+SCHEMA_PATH: Final = reference_file("cat", "cat-im-schema-4.0.0.json")
 _TEXT: Final = re.compile(r"^(?:Text|Alphanumeric) \((\d+)\)$")
 # CAT's string timestamp: YYYYMMDD HHMMSS.CCCNNNNNN (time to the nanosecond, Eastern time).
 _TIMESTAMP_TEXT: Final = re.compile(r"^\d{8} \d{6}(?:\.\d{1,9})?$")

@@ -18,8 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mts1b_operations.core.testing import reference_file
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
-REFERENCE_FILE = REPO_ROOT.parent / "shared" / "reference" / "cat" / "cat-im-schema-4.0.0.json"
+REFERENCE_FILE = reference_file("cat", "cat-im-schema-4.0.0.json")
 V4_1_ADDITIONS = {
     "MENO": {
         "BFMMFlag": {

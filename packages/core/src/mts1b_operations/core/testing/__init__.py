@@ -8,6 +8,7 @@
 - ``eventually(check, within=, what=)``: a bounded wait on a condition (sync or async), never a sleep.
 - ``restartable_postgres`` / ``restartable_nats``: servers of the test's own to stop,
   kill -9, pause and restart (fault tests).
+- ``reference_file(...)``: a file of the workspace's shared reference data (../shared/reference).
 - ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
   polled over HTTP until ready.
 """
@@ -15,6 +16,7 @@
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
 
 from ._isolation import database_url, nats_url
+from ._reference import REFERENCE_DIR_ENV, reference_file
 from ._servers import (
     SharedNats,
     SharedPostgres,
@@ -27,6 +29,7 @@ from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, s
 from ._waiting import eventually
 
 __all__ = [
+    "REFERENCE_DIR_ENV",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "HttpAnswer",
@@ -38,6 +41,7 @@ __all__ = [
     "eventually",
     "free_port",
     "nats_url",
+    "reference_file",
     "restartable_nats",
     "restartable_postgres",
     "shared_nats",
