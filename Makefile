@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export UV_NATIVE_TLS ?= 1
 
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-SYNC := $(UV) sync --all-packages --frozen
+SYNC := $(UV) sync --all-packages --all-extras --frozen
 PYTEST_ARGS ?=
 DURATION ?= 30m
 

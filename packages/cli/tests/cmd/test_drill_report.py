@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mts1b_operations.cli.cmd._drill_report import summarise, write_json, write_markdown, write_plot
+import pytest
+
+from mts1b_operations.cli.cmd._drill_report import (
+    plotting_available,
+    summarise,
+    write_json,
+    write_markdown,
+    write_plot,
+)
 from mts1b_operations.cli.cmd._drill_run import FundDrill, _stages
 
 
@@ -95,3 +104,23 @@ def test_a_report_that_did_not_reach_the_chain_says_so(tmp_path: Path) -> None:
 
     assert "**not recorded**" in text
     assert report["summary"]["cancel"] == {"min": None, "median": None, "max": None}
+
+
+def test_without_the_plotting_extra_execute_refuses_before_halting_anything(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mts1b_operations.cli.main import cli
+
+    assert plotting_available(), "make test installs the drill extra"
+    # Stands in for an install without the extra (a service image): the check runs before any halt.
+    drill_module = importlib.import_module("mts1b_operations.cli.cmd.drill")
+    monkeypatch.setattr(drill_module, "plotting_available", lambda: False)
+    monkeypatch.setenv("MTS_HALT_URL", "http://127.0.0.1:9")  # nothing listens: reaching it would fail
+    result = CliRunner().invoke(
+        cli, ["cmd", "drill", "--execute", "--confirm", "DRILL", "--cosigner-token", "t"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "drill extra" in result.output
+    assert "nothing was halted" in result.output

@@ -9,12 +9,13 @@ entry). matplotlib runs on the Agg backend: no display is needed.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import statistics
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["REPORT_FILES", "summarise", "write_json", "write_markdown", "write_plot"]
+__all__ = ["REPORT_FILES", "plotting_available", "summarise", "write_json", "write_markdown", "write_plot"]
 
 REPORT_FILES: Final = ("report.json", "report.md", "latency.png")
 STAGES: Final = ("gate", "cancel", "acks")
@@ -108,6 +109,11 @@ def write_markdown(out_dir: Path, report: dict[str, Any], sha256: str, audit: di
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def plotting_available() -> bool:
+    """Whether matplotlib (the CLI's ``drill`` extra, left out of the service images) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def write_plot(out_dir: Path, report: dict[str, Any]) -> Path:

@@ -28,6 +28,7 @@ from .._output import emit_json, fail, json_option, make_table, stderr_console, 
 from ..ops_group import service_failure
 from ._acks import expect_option
 from ._confirm import ask_secret, check_confirmation, confirm_option, interactive, type_to_confirm
+from ._drill_report import plotting_available
 from ._registry import LoadedRegistry, load_registry
 from .resume import COSIGNER_VARIABLE
 
@@ -404,6 +405,12 @@ def drill(
     """
     if execute:
         check_confirmation(WORD, confirm_word)
+        if not plotting_available():
+            fail(
+                "--execute draws latency.png with matplotlib, which is not installed: install the CLI's "
+                "drill extra (uv sync --extra drill; make run and make test install it); nothing was halted",
+                ExitCode.USAGE,
+            )
     loaded = load_registry(required=True, why="the drill halts the paper funds it names")
     assert loaded is not None
     drilled, skipped = _choose(loaded, funds)
