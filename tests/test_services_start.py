@@ -29,7 +29,7 @@ async def test_service_starts_and_answers_health(
     signing_key = tmp_path / "audit-signing-key.seed"
     signing_key.write_bytes(os.urandom(32))
     signing_key.chmod(0o600)
-    env = {"MTS_AUDIT_SIGNING_KEY": str(signing_key)}
+    env = {"MTS_AUDIT_SIGNING_KEY": str(signing_key), "MTS_COMPLIANCE_OUTPUT_DIR": str(tmp_path / "filed")}
     with start_service(
         module, database_url=database_url, nats_url=nats_url, log_dir=tmp_path, env=env
     ) as service:
@@ -38,5 +38,6 @@ async def test_service_starts_and_answers_health(
         assert health.json()["service"] == name
         ready = service.get("/v1/readyz")
         assert ready.status == 200
-        assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "nats": "ok"}}
+        own_checks = {"compliance": {"output_dir": "ok"}}.get(name, {})  # its report files' directory
+        assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "nats": "ok", **own_checks}}
         assert service.stop() == 0, service.stderr()

@@ -59,6 +59,8 @@ def service_env(
             key.write_bytes(os.urandom(32))
             key.chmod(0o600)
         env["MTS_AUDIT_SIGNING_KEY"] = str(key)
+    if service == "compliance":
+        env["MTS_COMPLIANCE_OUTPUT_DIR"] = str(work_dir / "compliance-files")
     env.update(extra or {})
     return env
 

@@ -209,6 +209,8 @@ async def test_each_service_started_with_its_container_command_and_environment_r
         extra = {"MTS_DATABASE_URL": database_url, "MTS_NATS_URL": nats_url}
         if service == "audit":
             extra["MTS_AUDIT_SIGNING_KEY"] = str(key)
+        if service == "compliance":  # the image's /var/lib/mts/compliance is a mounted volume
+            extra["MTS_COMPLIANCE_OUTPUT_DIR"] = str(tmp_path / "compliance-volume")
         executable = VENV_BIN / stage.cmd[0]
         assert executable.is_file(), f"{stage.cmd[0]} is not installed in {VENV_BIN}"
         argv = [str(executable), *stage.cmd[1:]]

@@ -137,6 +137,7 @@ def stack(
         "MTS_HALT_POLICY_FILE": str(policy),
         "MTS_RATE_LIMIT": "second:100000",
         "MTS_AUDIT_EXTRA_SUBJECTS": None,
+        "MTS_COMPLIANCE_OUTPUT_DIR": str(base / "compliance-files"),
     }
     services: dict[str, ServiceProcess] = {}
     try:

@@ -343,6 +343,10 @@ class DevStack:
             "MTS_SERVICE_NAME": svc.name,
             "MTS_FUNDS_FILE": self._state.funds_file,
             "MTS_AUDIT_SIGNING_KEY": self._state.signing_key_file,
+            # Filed compliance reports stay with the stack's state, not in the working directory.
+            "MTS_COMPLIANCE_OUTPUT_DIR": os.environ.get(
+                "MTS_COMPLIANCE_OUTPUT_DIR", str(self.state_dir / "compliance")
+            ),
             **self._halt_policy_env(),
         }
 
