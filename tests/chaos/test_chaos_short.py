@@ -2,7 +2,8 @@
 
 Bounded: the faults come one after another with short gaps (seeded, printed), each waited
 for by its own recovery condition; the whole run takes about two minutes on two cores.
-The invariant table is printed and written to ``chaos-report.txt`` / ``.json`` in the
+The invariant table and fault count are printed (past pytest's capture, so CI's log has them)
+and written to ``chaos-report.txt`` / ``.json`` in the
 test's tmp dir.
 """
 
@@ -22,7 +23,9 @@ SEED = 20261125
 
 
 @pytest.mark.timeout(420)
-async def test_every_invariant_holds_through_one_fault_of_each_kind(tmp_path: Path) -> None:
+async def test_every_invariant_holds_through_one_fault_of_each_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines: list[str] = []
 
     def log(line: str) -> None:
@@ -44,7 +47,8 @@ async def test_every_invariant_holds_through_one_fault_of_each_kind(tmp_path: Pa
     )
     report = await run_chaos(options)
     table = report.render()
-    print(table, flush=True)
+    with capsys.disabled():  # in the CI log too, not only on failure
+        print(f"\n{table}", flush=True)
     (tmp_path / "chaos-report.txt").write_text("\n".join([*lines, table]) + "\n")
     (tmp_path / "chaos-report.json").write_text(json.dumps(report.as_json(), indent=2, default=str))
 
