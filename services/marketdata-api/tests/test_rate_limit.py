@@ -33,10 +33,16 @@ def test_defaults_and_parsing() -> None:
             "MTS_RATE_LIMIT_TRUSTED_PROXY_HEADER": "X-Forwarded-For",
             "MTS_RATE_LIMIT_STORE": "NATS",
             "MTS_RATE_LIMIT_BUCKET": "rl_prod",
+            "MTS_RATE_LIMIT_STORE_TIMEOUT": "1.5",
         }
     )
     assert got == RateLimitSettings(
-        unit="second", requests=50, trusted_proxy_header="X-Forwarded-For", store="nats", bucket="rl_prod"
+        unit="second",
+        requests=50,
+        trusted_proxy_header="X-Forwarded-For",
+        store="nats",
+        bucket="rl_prod",
+        store_timeout=1.5,
     )
     config = rate_limit_config(got)
     assert config.rate_limit == ("second", 50)
@@ -53,6 +59,9 @@ def test_defaults_and_parsing() -> None:
         ({"MTS_RATE_LIMIT_TRUSTED_PROXY_HEADER": "X Forwarded"}, "MTS_RATE_LIMIT_TRUSTED_PROXY_HEADER"),
         ({"MTS_RATE_LIMIT_STORE": "redis"}, "MTS_RATE_LIMIT_STORE"),
         ({"MTS_RATE_LIMIT_BUCKET": "a.b"}, "MTS_RATE_LIMIT_BUCKET"),
+        ({"MTS_RATE_LIMIT_STORE_TIMEOUT": "soon"}, "MTS_RATE_LIMIT_STORE_TIMEOUT"),
+        ({"MTS_RATE_LIMIT_STORE_TIMEOUT": "0"}, "MTS_RATE_LIMIT_STORE_TIMEOUT"),
+        ({"MTS_RATE_LIMIT_STORE_TIMEOUT": "60"}, "MTS_RATE_LIMIT_STORE_TIMEOUT"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -159,8 +168,10 @@ async def test_a_trusted_proxy_header_names_the_client(app_factory: AppFactory) 
 # ---------------------------------------------------------------------- replicas sharing the limit
 
 
-def shared(requests: int, bucket: str = "rl_test") -> RateLimitSettings:
-    return RateLimitSettings(unit="minute", requests=requests, store="nats", bucket=bucket)
+def shared(requests: int, bucket: str = "rl_test", store_timeout: float = 0.5) -> RateLimitSettings:
+    return RateLimitSettings(
+        unit="minute", requests=requests, store="nats", bucket=bucket, store_timeout=store_timeout
+    )
 
 
 async def test_two_instances_share_one_limit_through_nats(app_factory: AppFactory) -> None:
@@ -177,7 +188,9 @@ async def test_two_instances_share_one_limit_through_nats(app_factory: AppFactor
 
 async def test_concurrent_requests_on_two_instances_never_exceed_the_limit(app_factory: AppFactory) -> None:
     limit = 10
-    one, two = await app_factory(shared(limit)), await app_factory(shared(limit))
+    # 30 compare-and-sets racing on one key: a busy CI machine must not trip the fail-open bound.
+    patient = shared(limit, store_timeout=10.0)
+    one, two = await app_factory(patient), await app_factory(patient)
     clients = [one.client("198.51.100.30"), two.client("198.51.100.30")]
     answers = await asyncio.gather(*(clients[i % 2].get("/v1/halts") for i in range(3 * limit)))
     statuses = [a.status_code for a in answers]

@@ -71,7 +71,9 @@ def startup_hook(rate_limit: RateLimitSettings) -> Hook:
         if rate_limit.store == "nats":
             # Counters expire with their window; the bucket's TTL only sweeps abandoned keys.
             ttl = float(max(2 * rate_limit.window_seconds, 60))
-            store = await NatsKVStore.open(context.bus, rate_limit.bucket, ttl=ttl)
+            store = await NatsKVStore.open(
+                context.bus, rate_limit.bucket, ttl=ttl, op_timeout=rate_limit.store_timeout
+            )
             context.state[STORE_STATE_KEY] = store
         log.info(
             "market data: %d fund(s); rate limit %d per %s per client (%s store%s)",

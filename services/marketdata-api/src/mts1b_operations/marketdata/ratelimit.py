@@ -13,6 +13,8 @@ Settings (environment, read at start-up; a bad value stops it with one line nami
   ``nats``: the counters live in the NATS KV bucket ``MTS_RATE_LIMIT_BUCKET`` (default
   ``mts_marketdata_ratelimit``), shared by every replica, so the limit holds per client across
   the whole deployment behind a load balancer.
+- ``MTS_RATE_LIMIT_STORE_TIMEOUT``: seconds (default 0.5, at most 10) one shared-store operation
+  may take before the request is admitted anyway (fail open).
 
 The limit covers the market-data routes (/v1/quotes, /v1/bars, /v1/funds, /v1/halts); health,
 readiness, metrics and the OpenAPI schema are served outside it. Every limited answer carries
@@ -65,6 +67,7 @@ __all__ = [
     "RATE_LIMIT_ENV",
     "STORE_ENV",
     "STORE_STATE_KEY",
+    "STORE_TIMEOUT_ENV",
     "TRUSTED_PROXY_ENV",
     "CountingRateLimitMiddleware",
     "MarketDataRateLimitConfig",
@@ -81,6 +84,7 @@ RATE_LIMIT_ENV: Final = "MTS_RATE_LIMIT"
 TRUSTED_PROXY_ENV: Final = "MTS_RATE_LIMIT_TRUSTED_PROXY_HEADER"
 STORE_ENV: Final = "MTS_RATE_LIMIT_STORE"
 BUCKET_ENV: Final = "MTS_RATE_LIMIT_BUCKET"
+STORE_TIMEOUT_ENV: Final = "MTS_RATE_LIMIT_STORE_TIMEOUT"
 DEFAULT_RATE_LIMIT: Final = "minute:600"
 DEFAULT_BUCKET: Final = "mts_marketdata_ratelimit"
 STORE_STATE_KEY: Final = "marketdata.rate_limit_store"
@@ -104,6 +108,8 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxy_header: str | None = None
     store: StoreKind = "memory"
     bucket: str = DEFAULT_BUCKET
+    store_timeout: float = 0.5
+    """Seconds one shared-store operation may take before the request is admitted (fail open)."""
 
     @property
     def window_seconds(self) -> int:
@@ -139,12 +145,20 @@ def load_rate_limit_settings(env: Mapping[str, str] | None = None) -> RateLimitS
     bucket = env.get(BUCKET_ENV, "").strip() or DEFAULT_BUCKET
     if not _BUCKET_NAME.fullmatch(bucket):
         raise SettingsError(BUCKET_ENV, f"must be a bucket name (letters, digits, _ and -; got {bucket!r})")
+    raw_timeout = env.get(STORE_TIMEOUT_ENV, "").strip() or "0.5"
+    try:
+        store_timeout = float(raw_timeout)
+    except ValueError:
+        raise SettingsError(STORE_TIMEOUT_ENV, f"must be a number of seconds (got {raw_timeout!r})") from None
+    if not 0 < store_timeout <= 10:
+        raise SettingsError(STORE_TIMEOUT_ENV, f"must be in (0, 10] seconds (got {raw_timeout!r})")
     return RateLimitSettings(
         unit=unit,
         requests=requests,
         trusted_proxy_header=header,
         store=cast(StoreKind, store),
         bucket=bucket,
+        store_timeout=store_timeout,
     )
 
 

@@ -37,6 +37,7 @@ from mts1b_operations.core.runtime import (
     current_operator,
     requires_role,
 )
+from mts1b_operations.core.schemas import TOKEN_PATTERN
 
 from ..adapters.registry import AdapterSource, adapter_for, regimes_of
 from ..domain import (
@@ -58,7 +59,8 @@ log = logging.getLogger(__name__)
 MAX_LIMIT: Final = 1000
 _FIELD_IN_MESSAGE: Final = re.compile(r"field `(?P<field>[^`]+)`")
 _FIELD_PREFIX: Final = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]]*): ")
-_Id = Annotated[str | None, QueryParameter(min_length=1, max_length=128)]
+# Fund ids, regimes and statuses are tokens: anything else (a NUL, say) is a 400, not a database error.
+_Id = Annotated[str | None, QueryParameter(pattern=TOKEN_PATTERN, max_length=128)]
 _BIGINT_MAX = 2**63 - 1
 """Ids are Postgres bigints: a larger number cannot name a report (a 400, not a database error)."""
 _ReportId = Annotated[int, PathParameter(ge=1, le=_BIGINT_MAX, description="The report's id")]
