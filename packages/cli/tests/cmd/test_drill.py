@@ -9,37 +9,26 @@ KV bucket mts_halts, the audit chain and the files it wrote.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
 from nats.js.errors import NoKeysError
 
 from mts1b_operations.client import AuditClient, ConflictError, HaltClient
 from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.embedded import free_port
 from mts1b_operations.core.schemas import OrderEvent
 from mts1b_operations.core.testing import eventually
-from mts1b_operations.devstack import RuntimeState, read_state
 
 from .test_e2e import (
     LIVE_FUND,
-    MTS,
     PAPER_FUNDS,
-    START_TIMEOUT,
     Stack,
-    _free_base_port,
-    _kill_everything,
-    _wait_for,
     listen,
+    running_stack,
 )
 
 pytestmark = pytest.mark.slow
@@ -49,51 +38,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`mts dev up --only halt --only audit` on ports of its own; alice, bob (operators), vic (viewer)."""
-    state_dir = tmp_path_factory.mktemp("drill") / "stack"
-    log = state_dir.parent / "dev-up.out"
-    args = [
-        *("--state-dir", str(state_dir), "--only", "halt", "--only", "audit"),
-        *("--pg-port", str(free_port()), "--nats-port", str(free_port())),
-        *("--base-port", str(_free_base_port())),
-    ]
-    with log.open("wb") as sink:
-        up = subprocess.Popen(
-            [MTS, "dev", "up", *args], stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    pids = [up.pid]
-    try:
-
-        def running() -> RuntimeState | None:
-            assert up.poll() is None, f"mts dev up exited with {up.returncode}:\n{log.read_text()}"
-            state = read_state(state_dir)
-            runtime = None if state is None else state.runtime
-            return runtime if runtime is not None and runtime.phase == "running" else None
-
-        runtime = _wait_for(running, START_TIMEOUT, "mts dev up running")
-        pids.extend(runtime.pids())
-        state = read_state(state_dir)
-        assert state is not None
-        tokens = {}
-        for name, role in (("alice", "operator"), ("bob", "operator"), ("vic", "viewer")):
-            added = subprocess.run(
-                [MTS, "operators", "add", name, "--role", role, "--json"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-                env={**os.environ, "MTS_DATABASE_URL": runtime.database_url},
-            )
-            assert added.returncode == 0, added.stderr
-            tokens[name] = json.loads(added.stdout)["token"]
-        urls = {svc.name: svc.url for svc in runtime.services}
-        yield Stack(state_dir, runtime, state.funds_file, tokens, urls)
-    finally:
-        pids.extend(child.pid for child in psutil.Process(up.pid).children(recursive=True))
-        up.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            up.wait(timeout=90)
-        _kill_everything(pids)
+    """Only halt and audit: without the watchdogs no automatic strategy halt gets in the drill's way."""
+    with running_stack(tmp_path_factory.mktemp("drill"), "--only", "halt", "--only", "audit") as running:
+        yield running
 
 
 @pytest_asyncio.fixture(scope="module")

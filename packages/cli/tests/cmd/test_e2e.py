@@ -118,13 +118,13 @@ def _kill_everything(pids: list[int]) -> None:
             pass
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`mts dev up` on ports of its own, with operators alice, bob (operator) and vic (viewer)."""
-    state_dir = tmp_path_factory.mktemp("e2e") / "stack"
-    log = state_dir.parent / "dev-up.out"
+@contextlib.contextmanager
+def running_stack(base: Path, *options: str) -> Iterator[Stack]:
+    """`mts dev up [options]` on ports of its own, with operators alice, bob (operator) and vic (viewer)."""
+    state_dir = base / "stack"
+    log = base / "dev-up.out"
     args = [
-        *("--state-dir", str(state_dir)),
+        *("--state-dir", str(state_dir), *options),
         *("--pg-port", str(free_port()), "--nats-port", str(free_port())),
         *("--base-port", str(_free_base_port())),
     ]
@@ -165,6 +165,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             up.wait(timeout=90)
         _kill_everything(pids)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
 
 
 @pytest_asyncio.fixture(scope="module")

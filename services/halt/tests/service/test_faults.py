@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from nats.aio.msg import Msg
 from nats.js.errors import NoKeysError
 
 from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import connect_bus
+from mts1b_operations.core.bus import Bus, connect_bus
 from mts1b_operations.core.embedded import EmbeddedNats
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode, encode
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import BUCKET
 
-from .conftest import running_halt_app
+from .conftest import HaltApp, running_halt_app
+
+FUND_HALT: dict[str, Any] = {
+    "severity": "FUND_HALT",
+    "fund_id": "paper-momentum",
+    "reason": "PL",
+    "mode": "cancel_open",
+}
+
+
+@asynccontextmanager
+async def halted_with_nats_down(
+    pool: asyncpg.Pool, halt_db: str, nats: EmbeddedNats, funds_file: Path, tokens: dict[str, str]
+) -> AsyncIterator[tuple[HaltApp, Bus, dict[str, Any]]]:
+    """The halt service with NATS stopped under it and a cancel_open fund halt taken meanwhile."""
+    bus = await connect_bus(nats.url, name="halt-fault-test", connect_deadline=10)
+    await bus.ensure_streams()
+    try:
+        async with running_halt_app(
+            pool=pool, bus=bus, database_url=halt_db, nats_url=nats.url, funds_file=funds_file, tokens=tokens
+        ) as app:
+            nats.stop()
+
+            async def disconnected() -> bool:
+                return not bus.is_connected
+
+            await eventually(disconnected, what="the bus to notice NATS is gone")
+            response = await app.post("/v1/halts", "alice", FUND_HALT)
+            assert response.status_code == 201, response.text
+            yield app, bus, response.json()["oms_command"]
+    finally:
+        await bus.close()
 
 
 async def test_with_nats_down_a_halt_is_stored_answered_and_mirrored_once_nats_is_back(
@@ -27,53 +61,29 @@ async def test_with_nats_down_a_halt_is_stored_answered_and_mirrored_once_nats_i
     policy_file: Path,
     tokens: dict[str, str],
 ) -> None:
-    bus = await connect_bus(restartable_nats.url, name="halt-fault-test", connect_deadline=10)
-    await bus.ensure_streams()
-    try:
-        async with running_halt_app(
-            pool=pool,
-            bus=bus,
-            database_url=halt_db,
-            nats_url=restartable_nats.url,
-            funds_file=funds_file,
-            tokens=tokens,
-        ) as app:
-            restartable_nats.stop()
+    halted = halted_with_nats_down(pool, halt_db, restartable_nats, funds_file, tokens)
+    async with halted as (app, bus, report):
+        assert report["sent"] is False
+        assert "NATS is not connected" in report["detail"]
+        assert [h.scope for h in await app.service.manager.list_active()] == ["fund.paper-momentum"]
 
-            async def disconnected() -> bool:
-                return not bus.is_connected
+        cancel = await app.post("/v1/oms/cancel-all", "alice", {"reason": "drill"})
+        assert cancel.status_code == 503, cancel.text
+        assert cancel.json()["extra"]["code"] == "unavailable"
+        assert cancel.json()["detail"].startswith("NATS is not reachable")
 
-            await eventually(disconnected, what="the bus to notice NATS is gone")
-            response = await app.post(
-                "/v1/halts",
-                "alice",
-                {"severity": "FUND_HALT", "fund_id": "paper-momentum", "reason": "PL", "mode": "cancel_open"},
-            )
-            assert response.status_code == 201, response.text
-            report = response.json()["oms_command"]
-            assert report["sent"] is False
-            assert "NATS is not connected" in report["detail"]
-            assert [h.scope for h in await app.service.manager.list_active()] == ["fund.paper-momentum"]
+        restartable_nats.start()
 
-            cancel = await app.post("/v1/oms/cancel-all", "alice", {"reason": "drill"})
-            assert cancel.status_code == 503, cancel.text
-            assert cancel.json()["extra"]["code"] == "unavailable"
-            assert cancel.json()["detail"].startswith("NATS is not reachable")
+        async def mirrored() -> bool:
+            if not bus.is_connected:
+                return False
+            kv = await bus.js.key_value(BUCKET)
+            try:
+                return "fund.paper-momentum" in await kv.keys()
+            except NoKeysError:
+                return False
 
-            restartable_nats.start()
-
-            async def mirrored() -> bool:
-                if not bus.is_connected:
-                    return False
-                kv = await bus.js.key_value(BUCKET)
-                try:
-                    return "fund.paper-momentum" in await kv.keys()
-                except NoKeysError:
-                    return False
-
-            await eventually(mirrored, within=30, what="the halt in the KV bucket once NATS is back")
-    finally:
-        await bus.close()
+        await eventually(mirrored, within=30, what="the halt in the KV bucket once NATS is back")
 
 
 async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
@@ -84,38 +94,16 @@ async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
     policy_file: Path,
     tokens: dict[str, str],
 ) -> None:
-    bus = await connect_bus(restartable_nats.url, name="halt-resend-test", connect_deadline=10)
-    await bus.ensure_streams()
-    oms = None
-    try:
-        async with running_halt_app(
-            pool=pool,
-            bus=bus,
-            database_url=halt_db,
-            nats_url=restartable_nats.url,
-            funds_file=funds_file,
-            tokens=tokens,
-        ) as app:
-            restartable_nats.stop()
+    halted = halted_with_nats_down(pool, halt_db, restartable_nats, funds_file, tokens)
+    async with halted as (app, _, report):
+        assert report["sent"] is False
+        assert "re-sent in the background" in report["detail"]
+        assert app.service.pending_resends == 1
 
-            async def disconnected() -> bool:
-                return not bus.is_connected
-
-            await eventually(disconnected, what="the bus to notice NATS is gone")
-            response = await app.post(
-                "/v1/halts",
-                "alice",
-                {"severity": "FUND_HALT", "fund_id": "paper-momentum", "reason": "PL", "mode": "cancel_open"},
-            )
-            assert response.status_code == 201, response.text
-            report = response.json()["oms_command"]
-            assert report["sent"] is False
-            assert "re-sent in the background" in report["detail"]
-            assert app.service.pending_resends == 1
-
-            restartable_nats.start()
-            received: list[OmsCommand] = []
-            oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
+        restartable_nats.start()
+        received: list[OmsCommand] = []
+        oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
+        try:
 
             async def on_command(msg: Msg) -> None:
                 command = decode(msg.data, OmsCommand)
@@ -137,9 +125,7 @@ async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
                 return bool(received) and app.service.pending_resends == 0
 
             await eventually(re_sent_and_done, within=30, what="the cancel_all re-sent to the OMS")
-            assert [c.command for c in received][:1] == ["cancel_all"]
-            assert received[0].fund_ids == ["paper-momentum"]
-    finally:
-        if oms is not None:
+        finally:
             await oms.close()
-        await bus.close()
+        assert received[0].command == "cancel_all"
+        assert received[0].fund_ids == ["paper-momentum"]
