@@ -9,6 +9,10 @@ export UV_NATIVE_TLS ?= 1
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 SYNC := $(UV) sync --all-packages --all-extras --frozen
 PYTEST_ARGS ?=
+# Two pytest workers, each with its own embedded Postgres and NATS: most tests wait on servers and
+# processes rather than the CPU, so two halve the wall time on a 2-core machine. A test module stays
+# on one worker (its module-scoped stacks are shared by its tests). TEST_WORKERS=0 runs in-process.
+TEST_WORKERS ?= 2
 DURATION ?= 30m
 
 .PHONY: help run test lint fmt typecheck bench scenario-calm soak sync
@@ -33,7 +37,7 @@ run: sync
 	$(UV) run --frozen mts dev up
 
 test: sync
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: sync
 	$(UV) run --frozen ruff check .
