@@ -2,17 +2,20 @@
 
 Bounded: the faults come one after another with short gaps (seeded, printed), each waited
 for by its own recovery condition; the whole run takes about two minutes on two cores.
-The invariant table and fault count are printed (past pytest's capture, so CI's log has them)
-and written to ``chaos-report.txt`` / ``.json`` in the
-test's tmp dir.
+The invariant table and fault count are printed at the end of the run (core.testing's
+SUMMARY_PROPERTY, so CI's log has them even from an xdist worker) and written to
+``chaos-report.txt`` / ``.json`` in the test's tmp dir.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from mts1b_operations.core.testing import SUMMARY_PROPERTY
 
 from ._faults import FAULT_KINDS
 from ._harness import ChaosOptions, run_chaos
@@ -24,7 +27,7 @@ SEED = 20261125
 
 @pytest.mark.timeout(420)
 async def test_every_invariant_holds_through_one_fault_of_each_kind(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     lines: list[str] = []
 
@@ -47,8 +50,8 @@ async def test_every_invariant_holds_through_one_fault_of_each_kind(
     )
     report = await run_chaos(options)
     table = report.render()
-    with capsys.disabled():  # in the CI log too, not only on failure
-        print(f"\n{table}", flush=True)
+    print(table, flush=True)
+    record_property(SUMMARY_PROPERTY, table)  # printed at the end of the run, pass or fail, xdist or not
     (tmp_path / "chaos-report.txt").write_text("\n".join([*lines, table]) + "\n")
     (tmp_path / "chaos-report.json").write_text(json.dumps(report.as_json(), indent=2, default=str))
 

@@ -8,6 +8,7 @@
 - ``eventually(check, within=, what=)``: a bounded wait on a condition (sync or async), never a sleep.
 - ``restartable_postgres`` / ``restartable_nats``: servers of the test's own to stop,
   kill -9, pause and restart (fault tests).
+- ``record_property(SUMMARY_PROPERTY, text)``: figures printed at the end of the run, pass or fail.
 - ``reference_file(...)``: a file of the workspace's shared reference data (../shared/reference).
 - ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
   polled over HTTP until ready.
@@ -26,10 +27,12 @@ from ._servers import (
     shared_postgres,
 )
 from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, start_service
+from ._summaries import SUMMARY_PROPERTY, pytest_terminal_summary
 from ._waiting import eventually
 
 __all__ = [
     "REFERENCE_DIR_ENV",
+    "SUMMARY_PROPERTY",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "HttpAnswer",
@@ -41,6 +44,7 @@ __all__ = [
     "eventually",
     "free_port",
     "nats_url",
+    "pytest_terminal_summary",
     "reference_file",
     "restartable_nats",
     "restartable_postgres",
