@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
 import signal
 import subprocess
 import sys
@@ -28,9 +27,9 @@ from typing import Final
 from nats.aio.msg import Msg
 
 from mts1b_operations.core.bus import connect_bus
-from mts1b_operations.core.embedded import free_port
+from mts1b_operations.core.embedded import free_port, free_port_block
 from mts1b_operations.core.schemas import WatchdogAlert, decode
-from mts1b_operations.devstack import PORT_OFFSETS, port_in_use, read_state
+from mts1b_operations.devstack import PORT_OFFSETS, read_state
 
 MUST_STAY_QUIET: Final = ("vpin", "news", "vol_dd")
 START_TIMEOUT: Final = 150.0
@@ -38,11 +37,8 @@ MTS: Final = str(Path(sys.executable).parent / "mts")
 
 
 def free_base_port() -> int:
-    for _ in range(100):
-        base = random.randrange(20000, 60000)
-        if not any(port_in_use(base + offset) for offset in PORT_OFFSETS.values()):
-            return base
-    raise RuntimeError("no free block of ports found")
+    """A base port whose service block (base + each of PORT_OFFSETS) is free."""
+    return free_port_block(PORT_OFFSETS.values())
 
 
 async def wait_running(state_dir: Path, up: asyncio.subprocess.Process) -> str:

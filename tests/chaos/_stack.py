@@ -8,7 +8,6 @@ and arguments, and the supervisor's current pid of every service to kill or paus
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import asyncpg
 import httpx
 from rich.console import Console
 
-from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, free_port_block
 from mts1b_operations.core.operators import Role, add_operator
-from mts1b_operations.devstack import PORT_OFFSETS, DevStack, RuntimeState, StackOptions, port_in_use
+from mts1b_operations.devstack import PORT_OFFSETS, DevStack, RuntimeState, StackOptions
 
 __all__ = ["ChaosStack", "Operators", "free_base_port"]
 
@@ -26,13 +25,8 @@ READY_PATH = "/v1/readyz"
 
 
 def free_base_port() -> int:
-    """A base port whose whole block of service ports is free."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        if not any(port_in_use(base + offset) for offset in PORT_OFFSETS.values()):
-            return base
-    raise RuntimeError("no free block of service ports found between 20000 and 60000")
+    """A base port whose service block (base + each of PORT_OFFSETS) is free."""
+    return free_port_block(PORT_OFFSETS.values())
 
 
 @dataclass(frozen=True)

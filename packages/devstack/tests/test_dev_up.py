@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 
 from mts1b_operations.cli import ExitCode
-from mts1b_operations.core.embedded import free_port
+from mts1b_operations.core.embedded import free_port, free_port_block
 from mts1b_operations.devstack import PORT_OFFSETS, DevstackState, RuntimeState, port_in_use, read_state
 
 T = TypeVar("T")
@@ -41,12 +40,8 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 
 
 def free_base_port() -> int:
-    """A base port whose service block (base+1 .. base+5) is free."""
-    for _ in range(100):
-        base = random.randrange(20000, 60000)
-        if not any(port_in_use(base + offset) for offset in PORT_OFFSETS.values()):
-            return base
-    raise AssertionError("no free block of ports found")
+    """A base port whose service block (base + each of PORT_OFFSETS) is free."""
+    return free_port_block(PORT_OFFSETS.values())
 
 
 def stack_args(state_dir: Path) -> list[str]:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import re
 import signal
 import subprocess
@@ -33,10 +32,10 @@ from nats.js.api import DeliverPolicy
 
 from mts1b_operations.client import AuditClient, AuditRecord, ServiceClient
 from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.embedded import free_port
+from mts1b_operations.core.embedded import free_port, free_port_block
 from mts1b_operations.core.schemas import OrderEvent, Payload, Position, SchemaError, decode
 from mts1b_operations.core.testing import eventually
-from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, port_in_use, read_state
+from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, read_state
 
 from .conftest import URL_VARIABLES
 
@@ -54,11 +53,8 @@ pytestmark = pytest.mark.slow
 
 
 def _free_base_port() -> int:
-    for _ in range(100):
-        base = random.randrange(20000, 60000)
-        if not any(port_in_use(base + offset) for offset in PORT_OFFSETS.values()):
-            return base
-    raise AssertionError("no free block of ports found")
+    """A base port whose service block (base + each of PORT_OFFSETS) is free."""
+    return free_port_block(PORT_OFFSETS.values())
 
 
 def _wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import signal
 import subprocess
 import sys
@@ -15,9 +14,9 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 
 from mts1b_operations.core.bus import connect_bus
-from mts1b_operations.core.embedded import free_port
+from mts1b_operations.core.embedded import free_port, free_port_block
 from mts1b_operations.core.schemas import OrderEvent, Trade, decode
-from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, port_in_use, read_state
+from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, read_state
 
 from .conftest import Recorder, until
 
@@ -26,11 +25,8 @@ START_TIMEOUT = 150.0  # initdb + Postgres + NATS + migrations + health, on a bu
 
 
 def free_base_port() -> int:
-    for _ in range(100):
-        base = random.randrange(20000, 60000)
-        if not any(port_in_use(base + offset) for offset in PORT_OFFSETS.values()):
-            return base
-    raise AssertionError("no free block of ports found")
+    """A base port whose service block (base + each of PORT_OFFSETS) is free."""
+    return free_port_block(PORT_OFFSETS.values())
 
 
 def running(state_dir: Path, pid: int) -> RuntimeState | None:
