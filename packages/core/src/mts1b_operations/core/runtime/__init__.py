@@ -11,6 +11,7 @@ take ``guards=[requires_role("operator")]`` and read the caller with ``current_o
 
 from ._app import ErrorBody, create_app
 from ._auth import AUTH_RESPONSES, current_operator, requires_role
+from ._errors import error_response, field_validation_error
 from ._health import Liveness, Readiness, check_dependencies
 from ._lifecycle import EXIT_FAILURE, EXIT_OK, EXIT_SCHEMA_BEHIND, EXIT_SETTINGS, run_service
 from ._server import HttpServer, HttpServerError
@@ -36,6 +37,8 @@ __all__ = [
     "check_dependencies",
     "create_app",
     "current_operator",
+    "error_response",
+    "field_validation_error",
     "requires_role",
     "run_service",
 ]

@@ -11,11 +11,10 @@ Postgres does not answer; never a 500 for bad input.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated, Any, Final
 
 import asyncpg
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -35,6 +34,8 @@ from mts1b_operations.core.runtime import (
     ErrorBody,
     ServiceContext,
     current_operator,
+    error_response,
+    field_validation_error,
     requires_role,
 )
 from mts1b_operations.core.schemas import TOKEN_PATTERN
@@ -57,8 +58,6 @@ __all__ = ["ROUTE_HANDLERS", "ComplianceController"]
 log = logging.getLogger(__name__)
 
 MAX_LIMIT: Final = 1000
-_FIELD_IN_MESSAGE: Final = re.compile(r"field `(?P<field>[^`]+)`")
-_FIELD_PREFIX: Final = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]]*): ")
 # Fund ids, regimes and statuses are tokens: anything else (a NUL, say) is a 400, not a database error.
 _Id = Annotated[str | None, QueryParameter(pattern=TOKEN_PATTERN, max_length=128)]
 _BIGINT_MAX = 2**63 - 1
@@ -66,68 +65,36 @@ _BIGINT_MAX = 2**63 - 1
 _ReportId = Annotated[int, PathParameter(ge=1, le=_BIGINT_MAX, description="The report's id")]
 
 
-def _error(
-    status: int, detail: str, *, code: str, field: str | None = None, **more: Any
-) -> Response[ErrorBody]:
-    extra: dict[str, Any] = {"code": code, **more}
-    if field is not None:
-        extra["field"] = field
-    return Response(
-        ErrorBody(status_code=status, detail=detail, extra=extra),
-        status_code=status,
-        media_type=MediaType.JSON,
-    )
-
-
 def _invalid(_: Request[Any, Any, Any], exc: InvalidRequestError) -> Response[ErrorBody]:
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
+    return error_response(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
 
 
 def _not_found(_: Request[Any, Any, Any], exc: ReportNotFoundError) -> Response[ErrorBody]:
-    return _error(HTTP_404_NOT_FOUND, str(exc), code="not_found", field="id")
+    return error_response(HTTP_404_NOT_FOUND, str(exc), code="not_found", field="id")
 
 
 def _not_repairable(_: Request[Any, Any, Any], exc: NotRepairableError) -> Response[ErrorBody]:
-    return _error(HTTP_409_CONFLICT, str(exc), code="not_repairable")
+    return error_response(HTTP_409_CONFLICT, str(exc), code="not_repairable")
 
 
 def _repair_rejected(_: Request[Any, Any, Any], exc: RepairRejectedError) -> Response[ErrorBody]:
     problems = [{"field": p.field, "problem": p.problem} for p in exc.problems]
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="repair_invalid", field=exc.field, problems=problems)
+    return error_response(
+        HTTP_400_BAD_REQUEST, str(exc), code="repair_invalid", field=exc.field, problems=problems
+    )
 
 
 def _unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("answering 503: %r", exc)
-    return _error(
+    return error_response(
         HTTP_503_SERVICE_UNAVAILABLE,
         f"Postgres did not answer ({type(exc).__name__}: {exc}); nothing was done; retry",
         code="unavailable",
     )
 
 
-def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
-    """Litestar's own 400 (a body or parameter that does not decode), reworded to name the field first."""
-    first = (
-        exc.extra[0] if isinstance(exc.extra, list) and exc.extra and isinstance(exc.extra[0], dict) else {}
-    )
-    message = str(first.get("message") or exc.detail)
-    key = first.get("key")
-    field: str | None = key if isinstance(key, str) and key != "data" else None
-    if field is None and (match := _FIELD_IN_MESSAGE.search(message) or _FIELD_PREFIX.match(message)):
-        field = match.group("field")
-        message = _FIELD_PREFIX.sub("", message)
-    field = field or "body"
-    return _error(
-        HTTP_400_BAD_REQUEST,
-        f"{field}: {message}",
-        code="invalid",
-        field=field,
-        source=first.get("source", "body"),
-    )
-
-
 EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
-    ValidationException: _validation,
+    ValidationException: field_validation_error,
     InvalidRequestError: _invalid,
     ReportNotFoundError: _not_found,
     NotRepairableError: _not_repairable,

@@ -11,11 +11,10 @@ for bad input.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated, Any, Final
 
 import asyncpg
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -39,6 +38,8 @@ from mts1b_operations.core.runtime import (
     ErrorBody,
     ServiceContext,
     current_operator,
+    error_response,
+    field_validation_error,
     requires_role,
 )
 from mts1b_operations.core.schemas import SchemaError
@@ -71,76 +72,45 @@ log = logging.getLogger(__name__)
 _FORBIDDEN_CODES: Final = frozenset(
     {"cosigner_not_operator", "requester_not_operator", "second_operator_required"}
 )
-_FIELD_IN_MESSAGE: Final = re.compile(r"field `(?P<field>[^`]+)`")
-_FIELD_PREFIX: Final = re.compile(r"^(?P<field>[A-Za-z_][\w.\[\]]*): ")
 _MAX_LIMIT: Final = 10_000
 
 
-def _error(
-    status: int, detail: str, *, code: str, field: str | None = None, **more: Any
-) -> Response[ErrorBody]:
-    extra: dict[str, Any] = {"code": code, **more}
-    if field is not None:
-        extra["field"] = field
-    return Response(
-        ErrorBody(status_code=status, detail=detail, extra=extra),
-        status_code=status,
-        media_type=MediaType.JSON,
-    )
-
-
 def _invalid(_: Request[Any, Any, Any], exc: HaltValidationError) -> Response[ErrorBody]:
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
+    return error_response(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
 
 
 def _refused(_: Request[Any, Any, Any], exc: ResumeRefusedError) -> Response[ErrorBody]:
     status = HTTP_403_FORBIDDEN if exc.code in _FORBIDDEN_CODES else HTTP_409_CONFLICT
-    return _error(status, f"resume refused: {exc.reason}", code=exc.code, field=exc.field)
+    return error_response(status, f"resume refused: {exc.reason}", code=exc.code, field=exc.field)
 
 
 def _not_halted(_: Request[Any, Any, Any], exc: NotHaltedError) -> Response[ErrorBody]:
-    return _error(HTTP_409_CONFLICT, f"resume refused: {exc.message}", code="not_halted", scope=exc.scope)
+    return error_response(
+        HTTP_409_CONFLICT, f"resume refused: {exc.message}", code="not_halted", scope=exc.scope
+    )
 
 
 def _halt_error(_: Request[Any, Any, Any], exc: HaltError) -> Response[ErrorBody]:
-    return _error(HTTP_409_CONFLICT, str(exc), code=str(getattr(exc, "code", "halt_error")))
+    return error_response(HTTP_409_CONFLICT, str(exc), code=str(getattr(exc, "code", "halt_error")))
 
 
 def _schema_error(_: Request[Any, Any, Any], exc: SchemaError) -> Response[ErrorBody]:
     field = exc.path.removeprefix("$").removeprefix(".") or None
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=field)
+    return error_response(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=field)
 
 
 def _unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("answering 503: %r", exc)
     what = "NATS is not reachable" if isinstance(exc, BusError) else "Postgres did not answer"
-    return _error(
+    return error_response(
         HTTP_503_SERVICE_UNAVAILABLE,
         f"{what} ({type(exc).__name__}: {exc}); nothing was done; retry",
         code="unavailable",
     )
 
 
-def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
-    """Litestar's own 400 (body or query that does not decode), reworded to name the field first."""
-    first = (
-        exc.extra[0] if isinstance(exc.extra, list) and exc.extra and isinstance(exc.extra[0], dict) else {}
-    )
-    message = str(first.get("message") or exc.detail)
-    key = first.get("key")
-    field: str | None = key if isinstance(key, str) and key != "data" else None
-    if field is None and (match := _FIELD_IN_MESSAGE.search(message) or _FIELD_PREFIX.match(message)):
-        field = match.group("field")
-        message = _FIELD_PREFIX.sub("", message)
-    field = field or "body"
-    detail = f"{field}: {message}"
-    return _error(
-        HTTP_400_BAD_REQUEST, detail, code="invalid", field=field, source=first.get("source", "body")
-    )
-
-
 EXCEPTION_HANDLERS: Final[ExceptionHandlersMap] = {
-    ValidationException: _validation,
+    ValidationException: field_validation_error,
     HaltValidationError: _invalid,
     ResumeRefusedError: _refused,
     NotHaltedError: _not_halted,
