@@ -8,8 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,25 +17,13 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 
 from mts1b_operations.cli import ExitCode
-from mts1b_operations.core.embedded import free_port, free_port_block
+from mts1b_operations.core.embedded import free_port, free_port_block, wait_until
 from mts1b_operations.devstack import PORT_OFFSETS, DevstackState, RuntimeState, port_in_use, read_state
 
 T = TypeVar("T")
 MTS = str(Path(sys.executable).parent / "mts")
 SERVICES = sorted(PORT_OFFSETS)
 START_TIMEOUT = 150.0  # initdb + Postgres + NATS + migrations + the 30 s health bound, on a busy 2-core box
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Bounded poll until ``check`` returns something other than None/False."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(0.2)
 
 
 def free_base_port() -> int:
@@ -124,7 +111,7 @@ def test_dev_up_serves_every_service_restarts_a_crash_and_sigint_leaves_nothing(
         assert up.poll() is None, f"mts dev up exited with {up.returncode}:\n{out.read_text()}"
         return running_state(state_dir, up.pid)
 
-    runtime = wait_for(started, START_TIMEOUT, "mts dev up running")
+    runtime = wait_until(started, timeout=START_TIMEOUT, what="mts dev up running")
     state = read_state(state_dir)
     assert isinstance(state, DevstackState)
     assert state.scenario == "vol-regime"
@@ -137,7 +124,7 @@ def test_dev_up_serves_every_service_restarts_a_crash_and_sigint_leaves_nothing(
         text = out.read_text()
         return text if "export MTS_HALT_URL=" in text else None
 
-    printed = wait_for(table_printed, 10, "the table and export lines")
+    printed = wait_until(table_printed, timeout=10, what="the table and export lines")
     for svc in runtime.services:
         assert svc.name in printed
     assert f"export MTS_DATABASE_URL={runtime.database_url}" in printed
@@ -173,7 +160,7 @@ def test_dev_up_serves_every_service_restarts_a_crash_and_sigint_leaves_nothing(
             return current
         return None
 
-    runtime = wait_for(restarted, 45, "halt restarted and healthy")
+    runtime = wait_until(restarted, timeout=45, what="halt restarted and healthy")
     assert "halt (pid" in out.read_text()  # the restart was reported
 
     recorded = runtime.pids()
@@ -251,7 +238,7 @@ def test_dev_down_cleans_up_after_a_supervisor_that_was_killed(tmp_path: Path, r
     assert current is not None
     pids = current.pids()
     os.kill(current.supervisor_pid, signal.SIGKILL)  # no chance to clean up
-    wait_for(lambda: not alive(current.supervisor_pid), 10, "supervisor gone")
+    wait_until(lambda: not alive(current.supervisor_pid), timeout=10, what="supervisor gone")
     assert all(alive(pid) for pid in pids if pid != current.supervisor_pid)
 
     status = mts("dev", "status", "--state-dir", str(state_dir))

@@ -17,8 +17,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from nats.js.api import DeliverPolicy
 
 from mts1b_operations.client import AuditClient, AuditRecord, ServiceClient
 from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.embedded import free_port, free_port_block
+from mts1b_operations.core.embedded import free_port, free_port_block, wait_until
 from mts1b_operations.core.schemas import OrderEvent, Payload, Position, SchemaError, decode
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.devstack import PORT_OFFSETS, RuntimeState, read_state
@@ -55,15 +54,6 @@ pytestmark = pytest.mark.slow
 def _free_base_port() -> int:
     """A base port whose service block (base + each of PORT_OFFSETS) is free."""
     return free_port_block(PORT_OFFSETS.values())
-
-
-def _wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(0.2)
-    return result
 
 
 @dataclass
@@ -137,7 +127,7 @@ def running_stack(base: Path, *options: str) -> Iterator[Stack]:
             runtime = None if state is None else state.runtime
             return runtime if runtime is not None and runtime.phase == "running" else None
 
-        runtime = _wait_for(running, START_TIMEOUT, "mts dev up running")
+        runtime = wait_until(running, timeout=START_TIMEOUT, what="mts dev up running")
         pids.extend(runtime.pids())
         state = read_state(state_dir)
         assert state is not None

@@ -6,9 +6,11 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 __all__ = ["free_port", "free_port_block", "wait_until"]
+
+T = TypeVar("T")
 
 _LOWEST: Final = 10_000
 _EPHEMERAL_RANGE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -64,12 +66,13 @@ def free_port(host: str = "127.0.0.1") -> int:
     return free_port_block((0,), host)
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.05) -> None:
-    """Poll ``check`` until it is true; raise TimeoutError naming ``what`` otherwise."""
+def wait_until(check: Callable[[], T], *, timeout: float, what: str, poll: float = 0.05) -> T:
+    """Poll ``check`` until it returns something true, and return that; raise TimeoutError naming
+    ``what`` otherwise."""
     deadline = time.monotonic() + timeout
     while True:
-        if check():
-            return
+        if result := check():
+            return result
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
         time.sleep(poll)
