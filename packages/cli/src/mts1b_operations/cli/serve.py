@@ -55,6 +55,6 @@ def serve(service: str) -> None:
             f"service {service!r} failed to load from {ep.value}: {type(exc).__name__}: {exc}",
             ExitCode.FAILURE,
         )
-    from mts1b_operations.core.runtime import run_service  # heavy: imported only to serve
+    from mts1b_operations.core.runtime import serve_and_exit  # heavy: imported only to serve
 
-    raise SystemExit(run_service(spec))
+    serve_and_exit(spec)
