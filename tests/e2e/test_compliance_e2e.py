@@ -49,6 +49,7 @@ from mts1b_operations.client import (
     ComplianceClient,
     ReportView,
 )
+from mts1b_operations.compliance.reg_reporting.cat import cat_trade_date
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus, connect_bus
 from mts1b_operations.core.db import create_pool, upgrade_all
@@ -290,15 +291,19 @@ async def test_paper_orders_of_a_cat_fund_make_one_valid_cat_file_once_and_audit
         assert await all_reports(client, fund_id=PLAIN_FUND) == []
 
         # -------------------------------------------------- one flush: exactly one file, for the CAT fund
+        generated_from = datetime.now(EASTERN).date()
         cut = await client.flush(regime="cat")
+        generated_by = datetime.now(EASTERN).date()
         assert [(f.fund_id, f.regime, f.sequence) for f in cut] == [(CAT_FUND, "cat", 1)]
         [cat_file] = cut
         assert cat_file.status == "submitted", cat_file.last_error
         assert cat_file.record_count == len(reportable)
-        assert cat_file.trade_date == datetime.now(EASTERN).date()
+        # Whatever the hour the suite runs at: after 16:15 ET, on a weekend or a holiday the
+        # events belong to the next trading day.
+        assert {cat_file.trade_date} == {cat_trade_date(e.ts) for e in reportable}
         # {CAT Submitter ID}_{CAT Reporter IMID}_{File Generation Date}_{Group}_{File Kind}_{File Number}
-        day = cat_file.trade_date.strftime("%Y%m%d")
-        name = rf"{SUBMITTER}_{IMID}_{day}_(?:[A-Za-z0-9]+_)?OrderEvents_0*1\.json\.bz2"
+        days = "|".join({d.strftime("%Y%m%d") for d in (generated_from, generated_by)})
+        name = rf"{SUBMITTER}_{IMID}_(?:{days})_(?:[A-Za-z0-9]+_)?OrderEvents_0*1\.json\.bz2"
         assert re.fullmatch(name, cat_file.name), cat_file.name
         assert cat_file.deadline is not None
         assert cat_file.deadline.astimezone(EASTERN).hour == 8  # T+1 08:00 Eastern
@@ -308,9 +313,14 @@ async def test_paper_orders_of_a_cat_fund_make_one_valid_cat_file_once_and_audit
         assert {(r.status, r.file_id) for r in filed} == {("submitted", cat_file.id)}
 
         # -------------------------------------------------- the file: bzip2 NDJSON, each line per the schema
-        assert written(stack.output_dir) == [cat_file.name]
+        meta_name = cat_file.name.removesuffix(".json.bz2") + ".meta.json"  # and its metadata file
+        assert written(stack.output_dir) == sorted([cat_file.name, meta_name])
         [path] = stack.output_dir.rglob(cat_file.name)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == cat_file.sha256
+        meta = json.loads(next(stack.output_dir.rglob(meta_name)).read_bytes())
+        assert meta["files"] == [
+            {"fileName": cat_file.name, "recordCount": len(reportable), "compressedHash": cat_file.sha256}
+        ]
         records = read_ndjson(path)
         assert len(records) == len(reportable)
         types = {record.get("type") for record in records}
@@ -342,7 +352,7 @@ async def test_paper_orders_of_a_cat_fund_make_one_valid_cat_file_once_and_audit
         assert {r.status for r in after} == {"submitted"}
         assert await client.flush(regime="cat") == []
         assert [f.id for f in await client.files(fund_id=CAT_FUND)] == [cat_file.id]
-        assert written(stack.output_dir) == [cat_file.name]
+        assert written(stack.output_dir) == sorted([cat_file.name, meta_name])
 
     # -------------------------------------------------- the audit chain has the compliance facts
     meno = next(r for r in reports if r.source_event_id == again.event_id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from mts1b_operations.compliance.reg_reporting import Report, cat
+from mts1b_operations.compliance.reg_reporting import Report, ReportFile, cat
 from mts1b_operations.compliance.reg_reporting._cat._calendar import is_trading_day, report_deadline
+from mts1b_operations.compliance.reg_reporting._cat._files import generation_date
 from mts1b_operations.core.funds import Fund, FundCompliance
 from mts1b_operations.core.schemas import OrderEvent
 
@@ -80,7 +83,9 @@ def test_file_is_bzip2_ndjson_of_the_report_lines_in_order() -> None:
 def test_file_name_follows_the_convention_and_is_sequenced_per_day() -> None:
     reports = lifecycle(1)
     names = [
-        ADAPTER.render_file(reports, fund=FUND, trade_date=date(2026, 11, 24), sequence=seq).name
+        ADAPTER.render_file(
+            reports, fund=FUND, trade_date=date(2026, 11, 24), sequence=seq, generated_on=date(2026, 11, 24)
+        ).name
         for seq in (1, 2, 12)
     ]
     assert names == [
@@ -88,6 +93,22 @@ def test_file_name_follows_the_convention_and_is_sequenced_per_day() -> None:
         "SUB1_FIRM_20261124_liveequities_OrderEvents_000002.json.bz2",
         "SUB1_FIRM_20261124_liveequities_OrderEvents_000012.json.bz2",
     ]
+
+
+def test_the_file_generation_date_is_the_day_the_file_is_made_not_the_trading_day() -> None:
+    late = ADAPTER.render_file(
+        lifecycle(1), fund=FUND, trade_date=date(2026, 11, 24), sequence=1, generated_on=date(2026, 11, 27)
+    )
+    assert late.name == "SUB1_FIRM_20261127_liveequities_OrderEvents_000001.json.bz2"
+    assert late.trade_date == date(2026, 11, 24)
+    assert late.deadline == report_deadline(date(2026, 11, 24))  # the deadline stays the trading day's
+
+    before = generation_date()
+    made_now = ADAPTER.render_file(lifecycle(1), fund=FUND, trade_date=date(2026, 11, 24), sequence=1)
+    after = generation_date()
+    assert made_now.name.split("_")[2] in {f"{day:%Y%m%d}" for day in (before, after)}
+    assert generation_date(datetime(2026, 11, 25, 4, 59, tzinfo=UTC)) == date(2026, 11, 24)  # 23:59 EST
+    assert generation_date(datetime(2026, 11, 25, 5, 0, tzinfo=UTC)) == date(2026, 11, 25)
 
 
 def test_file_name_uses_the_configured_group_and_falls_back_to_the_subscriber_id() -> None:
@@ -99,15 +120,20 @@ def test_file_name_uses_the_configured_group_and_falls_back_to_the_subscriber_id
         ),
     )
     reports = [r for r in ADAPTER.reports_for(order("new", 1), fund=fund, actor="a")]
-    file = ADAPTER.render_file(reports, fund=fund, trade_date=date(2026, 11, 24), sequence=3)
+    file = ADAPTER.render_file(
+        reports, fund=fund, trade_date=date(2026, 11, 24), sequence=3, generated_on=date(2026, 11, 24)
+    )
     assert file.name == "ABCD12345_FIRM_20261124_G7_OrderEvents_000003.json.bz2"
 
 
 def test_rendering_is_deterministic() -> None:
     reports = lifecycle(1)
-    first = ADAPTER.render_file(reports, fund=FUND, trade_date=date(2026, 11, 24), sequence=1)
-    again = ADAPTER.render_file(reports, fund=FUND, trade_date=date(2026, 11, 24), sequence=1)
+    day = date(2026, 11, 24)
+    first = ADAPTER.render_file(reports, fund=FUND, trade_date=day, sequence=1, generated_on=day)
+    again = ADAPTER.render_file(reports, fund=FUND, trade_date=day, sequence=1, generated_on=day)
     assert first == again
+    assert first.metadata is not None
+    assert first.metadata == again.metadata
 
 
 @pytest.mark.parametrize(
@@ -160,20 +186,72 @@ def test_trading_days(day: date, trading: bool) -> None:
     assert is_trading_day(day) is trading
 
 
-def test_metadata_file_accompanies_the_data_file() -> None:
-    file = ADAPTER.render_file(lifecycle(1), fund=FUND, trade_date=date(2026, 11, 24), sequence=4)
-    name, content = ADAPTER.metadata_file(file, fund=FUND)
-    assert name == "SUB1_FIRM_20261124_liveequities_OrderEvents_000004.meta.json"
-    meta = json.loads(content)
-    assert meta == {
-        "type": "MetaData",
-        "submitter": "SUB1",
-        "reporter": "FIRM",
-        "fileGenerationDate": 20261124,
-        "dataFileName": file.name,
-        "recordCount": 3,
-        "compressedHash": hashlib.sha256(file.content).hexdigest(),
-    }
+def _metadata_of(file: ReportFile) -> tuple[str, dict[str, Any]]:
+    assert file.metadata is not None
+    assert file.metadata.media_type == "application/json"
+    assert file.metadata.content.endswith(b"\n")
+    body: dict[str, Any] = json.loads(file.metadata.content)
+    return file.metadata.name, body
+
+
+def test_metadata_file_describes_its_data_file_field_by_field() -> None:
+    reports = lifecycle(1) + lifecycle(2)
+    file = ADAPTER.render_file(
+        reports, fund=FUND, trade_date=date(2026, 11, 24), sequence=4, generated_on=date(2026, 11, 25)
+    )
+    name, meta = _metadata_of(file)
+
+    assert file.name == "SUB1_FIRM_20261125_liveequities_OrderEvents_000004.json.bz2"
+    assert name == "SUB1_FIRM_20261125_liveequities_OrderEvents_000004.meta.json"
+    assert name.removesuffix(".meta.json") == file.name.removesuffix(".json.bz2")
+    assert list(meta) == [
+        "type",
+        "submitter",
+        "reporter",
+        "fileGenerationDate",
+        "fileVersion",
+        "doneForDay",
+        "files",
+    ]
+    submitter, reporter, generated, *_ = file.name.split("_")
+    assert meta["type"] == "META"
+    assert (meta["submitter"], meta["reporter"]) == (submitter, reporter) == ("SUB1", "FIRM")
+    assert meta["fileGenerationDate"] == int(generated) == 20261125  # a Date: an 8-digit number
+    assert meta["fileVersion"] == "4.1.0"
+    assert meta["doneForDay"] is False
+    [entry] = meta["files"]
+    assert list(entry) == ["fileName", "recordCount", "compressedHash"]
+    assert entry["fileName"] == file.name
+    lines = bz2.decompress(file.content).decode().splitlines()
+    assert entry["recordCount"] == len(lines) == file.record_count == 6
+    assert entry["compressedHash"] == hashlib.sha256(file.content).hexdigest()
+    assert re.fullmatch(r"[0-9a-f]{64}", entry["compressedHash"])
+
+
+def test_metadata_file_is_a_function_of_the_data_file() -> None:
+    file = ADAPTER.render_file(
+        lifecycle(1), fund=FUND, trade_date=date(2026, 11, 24), sequence=4, generated_on=date(2026, 11, 25)
+    )
+    assert file.metadata is not None
+    assert ADAPTER.metadata_file(file, fund=FUND) == (file.metadata.name, file.metadata.content)
+    # Stripped of the attached metadata (as the store hands a file back), the same bytes again.
+    bare = dataclasses.replace(file, metadata=None)
+    assert cat.metadata_file(bare, fund=FUND) == (file.metadata.name, file.metadata.content)
+
+
+def test_metadata_file_refuses_a_file_that_is_not_a_cat_data_file_of_the_fund() -> None:
+    file = ADAPTER.render_file(
+        lifecycle(1), fund=FUND, trade_date=date(2026, 11, 24), sequence=1, generated_on=date(2026, 11, 24)
+    )
+    with pytest.raises(ValueError, match=r"^data_file\.name: .* is not a CAT data file name of fund"):
+        ADAPTER.metadata_file(dataclasses.replace(file, name="SUB1_FIRM_20261124_x.ndjson"), fund=FUND)
+    with pytest.raises(ValueError, match=r"^data_file\.name: .* is not a CAT data file name of fund"):
+        ADAPTER.metadata_file(dataclasses.replace(file, name="OTHER_" + file.name), fund=FUND)
+    bad_day = file.name.replace("20261124", "20261324")
+    with pytest.raises(ValueError, match=r"^data_file\.name: .* has no valid File Generation Date"):
+        ADAPTER.metadata_file(dataclasses.replace(file, name=bad_day), fund=FUND)
+    with pytest.raises(ValueError, match=r"^data_file\.regime: 'oats' is not cat"):
+        ADAPTER.metadata_file(dataclasses.replace(file, regime="oats"), fund=FUND)
 
 
 def test_refuses_rejected_reports_other_funds_and_other_days() -> None:

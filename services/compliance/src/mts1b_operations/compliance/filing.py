@@ -3,7 +3,9 @@
 A cut takes, per (regime, fund, trade date), the valid reports not yet filed, has the adapter
 render the file numbered with the next sequence of that day, and stores the file and marks the
 reports ``filed`` in one transaction. The file is then submitted through the :class:`Transport`
-(tenacity: a few tries per round); the outcome is stored with its fact
+(tenacity: a few tries per round); a file with a metadata file (CAT's ``.meta.json``, stored with
+it at the cut) is delivered as a pair, data file first, metadata file second, each try sending
+both, and is submitted once both went. The outcome is stored with its fact
 (``compliance.file.submitted`` / ``.failed``). Nothing is given up: a failed (or never tried)
 file is tried again by the background :class:`Filer` with a growing pause between rounds.
 The filer also keeps the ``mts_compliance_overdue_files`` gauge current.
@@ -24,10 +26,10 @@ from mts1b_operations.core.funds import FundsRegistry
 
 from ._config import ComplianceConfig
 from ._metrics import compliance_metrics
-from .adapters import ComplianceStore, PendingGroup, Transport
+from .adapters import ComplianceStore, PendingGroup, SubmissionReceipt, Transport, TransportError
 from .adapters.registry import AdapterSource, adapter_for
 from .domain import FileView, cut_trade_date, latest_cut, retry_due
-from .reg_reporting._model import Report, ReportFile
+from .reg_reporting._model import MetadataFile, Report, ReportFile
 from .reporting import SERVICE_ACTOR
 
 __all__ = ["Filer", "Filing"]
@@ -122,7 +124,7 @@ class Filing:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    receipt = await self.transport.submit(file)
+                    receipt = await self._deliver(file)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
             metrics.submission_failures.labels(view.regime).inc()
@@ -132,10 +134,27 @@ class Filing:
             )  # fmt: skip
             return await self.store.record_submission(view.id, attempts=attempts, actor=actor, error=error)
         metrics.files_submitted.labels(view.regime).inc()
-        log.info("%s file %s submitted to %s", view.regime, view.name, receipt.destination)
+        log.info(
+            "%s file %s submitted to %s%s", view.regime, view.name, receipt.destination,
+            f", then its metadata file {file.metadata.name}" if file.metadata else "",
+        )  # fmt: skip
         return await self.store.record_submission(
             view.id, attempts=attempts, actor=actor, destination=receipt.destination
         )
+
+    async def _deliver(self, file: ReportFile) -> SubmissionReceipt:
+        """The data file, then its metadata file: CAT refuses a metadata file naming a data file it
+        has not received (error 1122). A try sends both again (the transport is idempotent by name)."""
+        receipt = await self.transport.submit(file)
+        meta = file.metadata
+        if meta is not None:
+            try:
+                await self.transport.submit(_metadata_file(file, meta))
+            except Exception as exc:
+                raise TransportError(
+                    f"metadata file {meta.name} (its data file went): {type(exc).__name__}: {exc}"
+                ) from exc
+        return receipt
 
     async def retry_unsubmitted(self, now: datetime | None = None) -> list[FileView]:
         """A submission round for every file not submitted whose pause since its last round is over."""
@@ -161,6 +180,21 @@ class Filing:
         for regime in self._gauged:
             gauge.labels(regime).set(counts.get(regime, 0))
         return counts
+
+
+def _metadata_file(data: ReportFile, meta: MetadataFile) -> ReportFile:
+    """``meta`` as a file the transport takes: its own name and bytes, its data file's the rest."""
+    return ReportFile(
+        regime=data.regime,
+        fund_id=data.fund_id,
+        name=meta.name,
+        content=meta.content,
+        trade_date=data.trade_date,
+        sequence=data.sequence,
+        record_count=data.record_count,
+        deadline=data.deadline,
+        media_type=meta.media_type,
+    )
 
 
 @dataclass(slots=True, kw_only=True)

@@ -4,6 +4,9 @@ Every write is one transaction that also enqueues its fact in the outbox (core.o
 report is in the audit chain exactly when it is stored. A report is inserted only when no row
 has its (regime, report_key) yet, superseded or not: a redelivered order event, or one whose
 report was since repaired under a new key, adds nothing.
+
+A file's metadata file (CAT's ``.meta.json``), when the regime has one, is stored on the data
+file's row when it is cut, so every submission round sends the same bytes.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ..domain import (
     report_fact,
     report_fact_event_id,
 )
-from ..reg_reporting._model import Report, ReportFile
+from ..reg_reporting._model import MetadataFile, Report, ReportFile
 
 __all__ = ["ComplianceStore", "PendingGroup", "StoredSource"]
 
@@ -43,7 +46,9 @@ log = logging.getLogger(__name__)
 
 _JSON: Final = msgspec.json.Encoder(decimal_format="string")
 # First key of pg_advisory_*lock(int, int) for the compliance service's locks.
-_CUT_LOCK_CLASS: Final = 0x6D74_6363  # "mtcc": one cut at a time per (regime, fund, trade date)
+# "mtcc": one cut at a time per (regime, fund). Not per trade date: cuts of two trade dates
+# draw names from one space (CAT names a file by the day it is made) and must see each other's.
+_CUT_LOCK_CLASS: Final = 0x6D74_6363
 _SUBMIT_LOCK_CLASS: Final = 0x6D74_6373  # "mtcs": one submission at a time per file
 
 _REPORT_COLUMNS: Final = (
@@ -52,8 +57,11 @@ _REPORT_COLUMNS: Final = (
 )
 _FILE_COLUMNS: Final = (
     "id, regime, fund_id, name, trade_date, sequence, record_count, sha256, deadline, status, attempts, "
-    "last_error, submitted_at, created_at"
+    "last_error, submitted_at, created_at, metadata_name, metadata_sha256"
 )
+# Renders of one cut whose names are all taken before giving up (a taken name moves the
+# sequence on; more than a handful means something else is wrong).
+_NAME_TRIES: Final = 100
 _INSERT_REPORT: Final = f"""
 INSERT INTO reg_reports (regime, fund_id, report_key, event_type, order_id, source_event_id, source_event,
                          trade_date, event_time, record, line, status, problems, repaired_from, repair_reason,
@@ -141,6 +149,8 @@ def file_view(row: asyncpg.Record | Any, now: datetime | None = None) -> FileVie
         submitted_at=row["submitted_at"],
         created_at=row["created_at"],
         overdue=is_overdue(row["status"], row["deadline"], now),
+        metadata_name=row["metadata_name"],
+        metadata_sha256=row["metadata_sha256"],
     )
 
 
@@ -188,6 +198,33 @@ def _report_args(
         reason,
         actor,
     )
+
+
+async def _render_untaken(
+    conn: asyncpg.Connection | Any,
+    render: Callable[[list[Report], int], ReportFile],
+    reports: list[Report],
+    sequence: int,
+) -> tuple[ReportFile, int]:
+    """The render at ``sequence``, or at the next sequence whose file names no stored file has
+    yet, and that sequence.
+
+    Only a regime whose names are not unique per trade date meets a taken name: CAT names a
+    file by the day it is made, so two trade dates cut the same day would share File Number 1.
+    """
+    for _ in range(_NAME_TRIES):
+        rendered = render(reports, sequence)
+        names = [rendered.name] + ([rendered.metadata.name] if rendered.metadata else [])
+        if len(set(names)) != len(names):
+            raise ValueError(f"render: the metadata file of {rendered.name} has the data file's name")
+        taken = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM reg_files WHERE name = ANY($1) OR metadata_name = ANY($1))", names
+        )
+        if not taken:
+            return rendered, sequence
+        log.info("%s file name %s is taken, trying sequence %d", rendered.regime, rendered.name, sequence + 1)
+        sequence += 1
+    raise RuntimeError(f"no free file name in {_NAME_TRIES} sequences from {sequence - _NAME_TRIES}")
 
 
 def store_status(report: Report) -> str:
@@ -359,7 +396,7 @@ class ComplianceStore:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext($2))",
                 _CUT_LOCK_CLASS,
-                f"{group.regime}/{group.fund_id}/{group.trade_date.isoformat()}",
+                f"{group.regime}/{group.fund_id}",
             )
             rows = await conn.fetch(
                 """
@@ -383,12 +420,15 @@ class ComplianceStore:
                 group.fund_id,
                 group.trade_date,
             )
-            rendered = render([_report_of(row) for row in rows], sequence)
+            reports = [_report_of(row) for row in rows]
+            rendered, sequence = await _render_untaken(conn, render, reports, sequence)
+            meta = rendered.metadata
             file_row = await conn.fetchrow(
                 f"""
                 INSERT INTO reg_files (regime, fund_id, name, trade_date, sequence, content, media_type,
-                                       sha256, record_count, deadline)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                       sha256, record_count, deadline, metadata_name, metadata_content,
+                                       metadata_media_type, metadata_sha256)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                 RETURNING {_FILE_COLUMNS}
                 """,  # noqa: S608
                 group.regime,
@@ -401,6 +441,10 @@ class ComplianceStore:
                 hashlib.sha256(rendered.content).hexdigest(),
                 rendered.record_count,
                 rendered.deadline,
+                None if meta is None else meta.name,
+                None if meta is None else meta.content,
+                None if meta is None else meta.media_type,
+                None if meta is None else hashlib.sha256(meta.content).hexdigest(),
             )
             if file_row is None:  # pragma: no cover - INSERT ... RETURNING returns the row or raises
                 raise RuntimeError("reg_files insert returned no row")
@@ -433,8 +477,8 @@ class ComplianceStore:
     async def report_file(self, file_id: int) -> ReportFile:
         """A stored file as the adapter rendered it, to submit again."""
         row = await self._pool.fetchrow(
-            "SELECT regime, fund_id, name, content, media_type, trade_date, sequence, record_count, deadline "
-            "FROM reg_files WHERE id = $1",
+            "SELECT regime, fund_id, name, content, media_type, trade_date, sequence, record_count, "
+            "deadline, metadata_name, metadata_content, metadata_media_type FROM reg_files WHERE id = $1",
             file_id,
         )
         if row is None:
@@ -453,6 +497,13 @@ class ComplianceStore:
             deadline=row["deadline"],
             media_type=row["media_type"],
             report_keys=tuple(key["report_key"] for key in keys),
+            metadata=None
+            if row["metadata_name"] is None
+            else MetadataFile(
+                name=row["metadata_name"],
+                content=bytes(row["metadata_content"]),
+                media_type=row["metadata_media_type"],
+            ),
         )
 
     async def lock_submission(self, conn: asyncpg.Connection | Any, file_id: int, *, wait: bool) -> bool:

@@ -68,7 +68,8 @@ class ReportView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FileView(msgspec.Struct, frozen=True, kw_only=True):
-    """One submission file and the transport's outcome."""
+    """One submission file (with its metadata file, when the regime has one) and the transport's
+    outcome: ``submitted`` once both went."""
 
     id: int
     regime: str
@@ -86,6 +87,9 @@ class FileView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     overdue: bool
     """Not submitted and past its regulatory deadline."""
+    metadata_name: str | None = None
+    """The metadata file submitted right after this one (CAT: ``<name>.meta.json``), if any."""
+    metadata_sha256: str | None = None
 
 
 def report_fact_event_id(report_id: int, outcome: str) -> str:

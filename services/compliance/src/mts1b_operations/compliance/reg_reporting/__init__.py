@@ -11,7 +11,15 @@ by registering a :class:`ReportingAdapter` with an :class:`AdapterRegistry`.
 from __future__ import annotations
 
 from . import cat, mifid2, oats
-from ._model import FieldProblem, Regime, Report, ReportFile, ReportingAdapter, ReportStatus
+from ._model import (
+    FieldProblem,
+    MetadataFile,
+    Regime,
+    Report,
+    ReportFile,
+    ReportingAdapter,
+    ReportStatus,
+)
 from ._registry import (
     AdapterRegistry,
     ReportSink,
@@ -23,6 +31,7 @@ from ._registry import (
 __all__ = [
     "AdapterRegistry",
     "FieldProblem",
+    "MetadataFile",
     "Regime",
     "Report",
     "ReportFile",

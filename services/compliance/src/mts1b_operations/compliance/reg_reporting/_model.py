@@ -16,6 +16,7 @@ from mts1b_operations.core.schemas import OrderEvent
 
 __all__ = [
     "FieldProblem",
+    "MetadataFile",
     "Regime",
     "Report",
     "ReportFile",
@@ -72,8 +73,22 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetadataFile:
+    """A file that must reach the regulator right after its data file and describes it (CAT's
+    ``.meta.json``). It is made once, when the data file is cut, and stored with it: every
+    submission round delivers these same bytes."""
+
+    name: str
+    content: bytes
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportFile:
-    """A submission file: its spec-conformant name, its bytes and when it is due."""
+    """A submission file: its spec-conformant name, its bytes and when it is due.
+
+    ``metadata``, when the regime has one, is delivered after the data file, in the same round.
+    """
 
     regime: Regime
     fund_id: str
@@ -85,6 +100,7 @@ class ReportFile:
     deadline: datetime
     media_type: str = "application/octet-stream"
     report_keys: tuple[str, ...] = field(default=())
+    metadata: MetadataFile | None = None
 
 
 @runtime_checkable

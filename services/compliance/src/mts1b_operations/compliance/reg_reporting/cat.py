@@ -7,6 +7,7 @@ becomes a New Order (MENO), ``routed`` an Order Route (MEOR), ``modified`` an Or
 no report of ours (the venue reports its own acceptance). Order Accepted (MEOA) and Order
 Fulfillment (MEOF) are available through :func:`report_event`, which builds any of the seven by
 name (``newOrderEvent``) or code (``MENO``) and hands it to the sink the service configured.
+Each data file comes with its metadata file (``{name}.meta.json``, see ``_cat/_files.py``).
 
 Records are built from the order event and the fund's CAT setup; an event missing a required
 value becomes a ``rejected`` report naming the CAT field, never an exception. Operators repair
@@ -38,6 +39,7 @@ __all__ = [
     "EVENT_NAMES",
     "REGIME",
     "CatAdapter",
+    "cat_trade_date",
     "correction",
     "deletion",
     "event_code",
@@ -165,13 +167,26 @@ class CatAdapter:
         return [self.build(code, event, fund=fund, overrides=overrides)]
 
     def render_file(
-        self, reports: Sequence[Report], *, fund: Fund, trade_date: date, sequence: int
+        self,
+        reports: Sequence[Report],
+        *,
+        fund: Fund,
+        trade_date: date,
+        sequence: int,
+        generated_on: date | None = None,
     ) -> ReportFile:
-        """The bzip2-compressed NDJSON data file, named per the spec, due T+1 08:00 ET."""
-        return render_data_file(reports, fund=fund, trade_date=trade_date, sequence=sequence)
+        """The bzip2-compressed NDJSON data file, named per the spec, due T+1 08:00 ET, with its
+        metadata file (``ReportFile.metadata``), which the service submits right after it.
+
+        ``generated_on`` is the File Generation Date; by default today's Eastern date.
+        """
+        return render_data_file(
+            reports, fund=fund, trade_date=trade_date, sequence=sequence, generated_on=generated_on
+        )
 
     def metadata_file(self, data_file: ReportFile, *, fund: Fund) -> tuple[str, bytes]:
-        """The metadata file (name, content) that must accompany ``data_file``."""
+        """The metadata file (name, content) that must accompany ``data_file`` (the same bytes
+        ``render_file`` attached to it)."""
         return metadata_file(data_file, fund=fund)
 
     def __repr__(self) -> str:
