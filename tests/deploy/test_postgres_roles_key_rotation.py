@@ -28,7 +28,7 @@ async def test_rotation_keeps_the_retired_keys_checkpoints_verifiable(database_u
         assert retired is not None
         assert await old.verify()  # step 1: verify with the key in use before rotating
 
-    async with AuditChain(audit_url, signing_key=new_key) as new:
+    async with AuditChain(audit_url, signing_key=new_key, retired_keys=[retired]) as new:
         first = await new.checkpoint()  # what the service does within a second of starting
         assert first.tree_size == old_checkpoint.tree_size == 5
         assert first.key_id != old_checkpoint.key_id
@@ -36,8 +36,9 @@ async def test_rotation_keeps_the_retired_keys_checkpoints_verifiable(database_u
             await new.append(actor="operator:ada", action="drill", subject_id="rot", data={"n": n})
         await new.checkpoint()
         assert await new.verify()
+        current = new.verifier_key
 
-    async with AuditChain(audit_url, verifier_key=retired) as by_retired_key:
+    async with AuditChain(audit_url, verifier_key=current, retired_keys=[retired]) as by_retired_key:
         assert await by_retired_key.verify()
 
     conn = await asyncpg.connect(audit_url)

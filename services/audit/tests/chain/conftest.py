@@ -26,7 +26,12 @@ WRITER_ROLE = "mts_audit_writer"
 @pytest.fixture(autouse=True)
 def _no_environment_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test configures its chains explicitly; the environment must not add a key or a URL."""
-    for variable in ("MTS_DATABASE_URL", "MTS_NATS_URL", "MTS_AUDIT_SIGNING_KEY"):
+    for variable in (
+        "MTS_DATABASE_URL",
+        "MTS_NATS_URL",
+        "MTS_AUDIT_SIGNING_KEY",
+        "MTS_AUDIT_RETIRED_PUBLIC_KEYS",
+    ):
         monkeypatch.delenv(variable, raising=False)
 
 

@@ -15,6 +15,7 @@ from mts1b_operations.audit.domain import (
     NoteSignatureError,
     checkpoint_text,
     key_id,
+    note_key_ids,
     open_note,
     parse_and_verify_checkpoint,
     parse_verifier_key,
@@ -131,6 +132,25 @@ def test_signatures_of_other_keys_are_ignored(signing_key: Ed25519PrivateKey) ->
     )
     cosigned = note + witness.rpartition("\n\n")[2]
     assert parse_and_verify_checkpoint(cosigned, signing_key.public_key(), ORIGIN).tree_size == 5
+
+
+def test_note_key_ids_names_the_keys_of_the_key_name_without_verifying(
+    signing_key: Ed25519PrivateKey,
+) -> None:
+    other = Ed25519PrivateKey.generate()
+    note = sign_checkpoint(ORIGIN, 5, ROOT, HEAD, signing_key, ORIGIN)
+    by_other = sign_checkpoint(ORIGIN, 5, ROOT, HEAD, other, ORIGIN).rpartition("\n\n")[2]
+    witness = sign_note(checkpoint_text(ORIGIN, 5, ROOT, HEAD), other, "witness.example")
+    cosigned = note + by_other + witness.rpartition("\n\n")[2]
+    assert note_key_ids(cosigned, ORIGIN) == [
+        key_id(ORIGIN, signing_key.public_key()).hex(),
+        key_id(ORIGIN, other.public_key()).hex(),
+    ]
+    assert note_key_ids(note, "witness.example") == []
+    tampered = note.replace("\n5\n", "\n6\n")  # no signature is checked here
+    assert note_key_ids(tampered, ORIGIN) == [key_id(ORIGIN, signing_key.public_key()).hex()]
+    with pytest.raises(NoteFormatError):
+        note_key_ids("text\n\nnot a signature line\n", ORIGIN)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,10 @@ Configuration (environment):
   32 raw seed bytes (``head -c 32 /dev/urandom > audit.key; chmod 600 audit.key``) or a PEM.
   ``mts dev up`` makes one. Without it the chain could not detect a truncated tail, so the
   service refuses to start.
+- ``MTS_AUDIT_RETIRED_PUBLIC_KEYS`` (optional): comma-separated files, each holding the verifier
+  key string(s) (``<name>+<key id>+<base64 key>``) of keys that signed checkpoints before a
+  rotation. Verify trusts their checkpoints and fails on a checkpoint of any key that is neither
+  these nor the signing key (docs/operations/rotate-audit-signing-key.md).
 - ``MTS_AUDIT_EXTRA_SUBJECTS`` (optional): comma-separated NATS filter subjects to audit on top
   of every operations fact, e.g. ``mts.v1.oms.order.*,mts.v1.portfolio.position.*``; see
   ``entrypoints._filters`` for what is refused.
@@ -25,7 +29,8 @@ from typing import Final
 from mts1b_operations.core.runtime import ServiceContext, ServiceSpec
 from mts1b_operations.core.settings import SettingsError
 
-from .chain import AuditChain
+from . import _config
+from .chain import DEFAULT_ORIGIN, AuditChain
 from .checkpoints import CheckpointSigner
 from .entrypoints import (
     CHAIN_STATE_KEY,
@@ -56,9 +61,14 @@ async def open_audit(context: ServiceContext) -> None:
             "is required by mts1b-audit: the Ed25519 seed file that signs checkpoints "
             "(make one with: head -c 32 /dev/urandom > audit.key && chmod 600 audit.key)",
         )
+    retired = _config.retired_keys_from_env(key_name=DEFAULT_ORIGIN)
     # The DSN too, so a long verify can hand half the range to a second process.
     chain = AuditChain(
-        context.settings.database_url, pool=context.pool, source=context.name, signing_key=key_file
+        context.settings.database_url,
+        pool=context.pool,
+        source=context.name,
+        signing_key=key_file,
+        retired_keys=retired,
     )
     await chain.open()
     context.state[CHAIN_STATE_KEY] = chain

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -56,10 +56,12 @@ from .domain import (
     IntegrityProblem,
     MerkleTree,
     NoteError,
+    NoteSignatureError,
     key_id,
     leaf_hash,
     load_signing_key,
     make_inclusion_proof,
+    note_key_ids,
     parse_and_verify_checkpoint,
     parse_verifier_key,
     public_key_from,
@@ -122,9 +124,13 @@ class AuditChain:
 
     ``signing_key`` (an Ed25519 private key or the path of its seed file; default:
     MTS_AUDIT_SIGNING_KEY when set) signs checkpoints; ``verifier_key`` (a public key, its 32
-    bytes or a C2SP verifier key string) lets a chain that does not sign check them. Without
-    either, :meth:`verify` checks the links, hashes and head but cannot trust the stored
-    checkpoints, so it cannot see a truncated tail or a consistently rewritten chain.
+    bytes or a C2SP verifier key string) lets a chain that does not sign check them.
+    ``retired_keys`` (public keys in the same forms; default: MTS_AUDIT_RETIRED_PUBLIC_KEYS when
+    the signing key also comes from the environment) are the keys that signed before a rotation.
+    :meth:`verify` checks every stored checkpoint with the key its note names by key ID and fails
+    on a checkpoint of any other key. Without any key, it checks the links, hashes and head but
+    cannot trust the stored checkpoints, so it cannot see a truncated tail or a consistently
+    rewritten chain.
 
     ``max_batch`` / ``linger`` bound a group commit; a batch whose connection is lost is retried
     for ``retry_deadline`` seconds, after which the connection error is raised (the entry may
@@ -145,6 +151,7 @@ class AuditChain:
         source: str = "audit",
         signing_key: Ed25519PrivateKey | str | Path | None = None,
         verifier_key: Ed25519PublicKey | bytes | str | None = None,
+        retired_keys: Iterable[Ed25519PublicKey | bytes | str] | None = None,
         origin: str = DEFAULT_ORIGIN,
         max_batch: int = 256,
         linger: float = 0.002,
@@ -184,6 +191,8 @@ class AuditChain:
         self._signing_key = _private_key(signing_key)
         self._signing_key_from_env = signing_key is None and verifier_key is None
         self._public_key = self._verifier(verifier_key, origin)
+        self._retired_from_env = retired_keys is None and self._signing_key_from_env
+        self._retired = self._retired_verifiers(retired_keys, origin)
         self._committer: GroupCommitter[AppendRequest, AuditEntry] = GroupCommitter(
             self._flush, max_batch=max_batch, linger=linger, name=f"audit-group-commit-{source}"
         )
@@ -200,7 +209,8 @@ class AuditChain:
 
     @classmethod
     def from_environment(cls) -> AuditChain:
-        """A chain configured on first use from MTS_DATABASE_URL, MTS_NATS_URL and MTS_AUDIT_SIGNING_KEY."""
+        """A chain configured on first use from MTS_DATABASE_URL, MTS_NATS_URL, MTS_AUDIT_SIGNING_KEY
+        and MTS_AUDIT_RETIRED_PUBLIC_KEYS."""
         chain = cls()
         chain._nats_from_env = True
         return chain
@@ -226,10 +236,28 @@ class AuditChain:
         public = self.public_key
         return None if public is None else verifier_key_string(public, self.key_name)
 
+    @property
+    def retired_keys(self) -> tuple[str, ...]:
+        """The verifier key strings of the retired keys whose checkpoints :meth:`verify` trusts."""
+        self._load_env_key()
+        return tuple(verifier_key_string(key, self.key_name) for key in self._retired)
+
     def _load_env_key(self) -> None:
         if self._signing_key_from_env:
             self._signing_key_from_env = False
             self._signing_key = _config.signing_key_from_env()
+        if self._retired_from_env:
+            self._retired = _config.retired_keys_from_env(key_name=self.key_name)
+            self._retired_from_env = False
+
+    def _known_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every key whose checkpoints are trusted, by hex key ID: the retired ones and the current one."""
+        self._load_env_key()
+        known = {key_id(self.key_name, key).hex(): key for key in self._retired}
+        current = self.public_key
+        if current is not None:
+            known[key_id(self.key_name, current).hex()] = current
+        return known
 
     def _key_id(self) -> str | None:
         public = self.public_key
@@ -412,8 +440,9 @@ class AuditChain:
         """Re-check the chain from ``from_sequence`` to the head, in one snapshot; True or raise.
 
         Each entry's hash against its stored bytes, its column copies, its sequence and prev
-        link (``domain.verify_entries``); the stored checkpoints (their signatures first) against
-        the Merkle root and head of the entries they cover; ``audit_head`` against the last entry.
+        link (``domain.verify_entries``); the stored checkpoints (their signatures first, each with
+        the current or a retired key its note names; any other key fails) against the Merkle root
+        and head of the entries they cover; ``audit_head`` against the last entry.
         Entries before ``from_sequence`` are only read for their hashes. Raises
         :class:`ChainIntegrityError` with the first bad sequence and the reason.
         """
@@ -477,19 +506,32 @@ class AuditChain:
         return start + (end - start) * 9 // 20
 
     async def _trusted(self, conn: store.Connection, chain_length: int) -> list[Checkpoint]:
-        """The stored checkpoints of this chain's key, each signature verified (other keys' are not
-        used); when there are very many, a spread of them and the latest (see ``fetch_checkpoints``)."""
-        public = self.public_key
-        if public is None:
+        """The stored checkpoints of every key, each signature verified with the key its note names
+        (a key this chain does not know fails); when there are very many, a spread of each key's
+        and its latest (see ``fetch_checkpoints``). None at all for a chain without any key."""
+        known = self._known_keys()
+        if not known:
             return []
-        ours = key_id(self.key_name, public).hex()
-        records = await store.fetch_checkpoints(conn, ours, chain_length=chain_length)
-        return [self._trust(record, public) for record in records]
+        records = await store.fetch_checkpoints(conn, None, chain_length=chain_length)
+        return [self._trust(record, known) for record in records]
 
-    def _trust(self, record: AuditCheckpointRecord, public: Ed25519PublicKey) -> Checkpoint:
+    def _trust(self, record: AuditCheckpointRecord, known: Mapping[str, Ed25519PublicKey]) -> Checkpoint:
         last = max(record.tree_size - 1, FIRST_SEQUENCE)
         try:
-            checkpoint = parse_and_verify_checkpoint(record.note, public, self.key_name)
+            signed_by = note_key_ids(record.note, self.key_name)
+            if not signed_by:
+                raise NoteSignatureError(f"the note carries no signature of key {self.key_name!r}")
+            ours = [kid for kid in signed_by if kid in known]
+            if not ours:
+                raise ChainIntegrityError(
+                    last,
+                    f"checkpoint of {record.tree_size} entries: signed by unknown key id "
+                    f"{', '.join(signed_by)}, neither the current key nor a retired one "
+                    f"({_config.RETIRED_KEYS_VARIABLE}); known key ids: {', '.join(sorted(known))}",
+                    IntegrityProblem.UNKNOWN_KEY,
+                )
+            kid = ours[0]
+            checkpoint = parse_and_verify_checkpoint(record.note, known[kid], self.key_name)
         except NoteError as exc:
             raise ChainIntegrityError(
                 last,
@@ -499,6 +541,7 @@ class AuditChain:
             ) from None
         if (
             checkpoint.origin != self.origin
+            or record.key_id != kid
             or checkpoint.tree_size != record.tree_size
             or checkpoint.head_hash != record.head_hash
             or checkpoint.root_hash.hex() != record.merkle_root
@@ -600,7 +643,7 @@ class AuditChain:
                 "no checkpoint" if record is None else f"the latest checkpoint covers {record.tree_size}"
             )
             raise CheckpointUnavailableError(f"sequence: entry {sequence} is not signed yet ({covered})")
-        checkpoint = self._trust(record, public)
+        checkpoint = self._trust(record, self._known_keys())
         async with self._tree_guard(), pool.acquire() as conn:
             await self._sync_tree(conn)
             if self._tree.leaf_hash_at(sequence) != leaf_hash(bytes.fromhex(entry.hash)):
@@ -632,21 +675,39 @@ class AuditChain:
                 self._tree_head = head
 
     @staticmethod
-    def _verifier(key: Ed25519PublicKey | bytes | str | None, origin: str) -> Ed25519PublicKey | None:
+    def _verifier(
+        key: Ed25519PublicKey | bytes | str | None, origin: str, field: str = "verifier_key"
+    ) -> Ed25519PublicKey | None:
         if key is None:
             return None
         if isinstance(key, str):
             try:
                 name, public = parse_verifier_key(key)
             except NoteError as exc:
-                raise ValueError(f"verifier_key: {exc}") from None
+                raise ValueError(f"{field}: {exc}") from None
             if name != origin:
-                raise ValueError(f"verifier_key: it is the key of {name!r}, not of {origin!r}")
+                raise ValueError(f"{field}: it is the key of {name!r}, not of {origin!r}")
             return public
         try:
             return public_key_from(key)
         except NoteError as exc:
-            raise ValueError(f"verifier_key: {exc}") from None
+            raise ValueError(f"{field}: {exc}") from None
+
+    @classmethod
+    def _retired_verifiers(
+        cls, keys: Iterable[Ed25519PublicKey | bytes | str] | None, origin: str
+    ) -> tuple[Ed25519PublicKey, ...]:
+        if keys is None:
+            return ()
+        if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+            raise ValueError(f"retired_keys: expected a list of public keys, got {type(keys).__name__}")
+        found: list[Ed25519PublicKey] = []
+        for index, key in enumerate(keys):
+            public = cls._verifier(key, origin, f"retired_keys[{index}]")
+            if public is None:
+                raise ValueError(f"retired_keys[{index}]: expected a public key, got None")
+            found.append(public)
+        return tuple(found)
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.pool.PoolConnectionProxy) -> None:

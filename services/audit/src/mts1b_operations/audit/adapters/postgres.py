@@ -82,6 +82,10 @@ _CHECKPOINTS: Final = f"""
 SELECT DISTINCT ON (tree_size * $2 / $3) {_CHECKPOINT_COLUMNS} FROM audit_checkpoints
 WHERE key_id = $1 ORDER BY tree_size * $2 / $3, tree_size DESC
 """  # noqa: S608
+_CHECKPOINTS_OF_ALL: Final = f"""
+SELECT DISTINCT ON (key_id, tree_size * $1 / $2) {_CHECKPOINT_COLUMNS} FROM audit_checkpoints
+ORDER BY key_id, tree_size * $1 / $2, tree_size DESC
+"""  # noqa: S608
 _LATEST_OF_KEY: Final = f"""
 SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE key_id = $1 ORDER BY tree_size DESC LIMIT 1
 """  # noqa: S608
@@ -341,12 +345,18 @@ def _checkpoint(row: asyncpg.Record) -> AuditCheckpointRecord:
 
 
 async def fetch_checkpoints(
-    conn: Connection, key_id: str, *, chain_length: int, slices: int = 1024
+    conn: Connection, key_id: str | None, *, chain_length: int, slices: int = 1024
 ) -> list[AuditCheckpointRecord]:
-    """The checkpoints of ``key_id`` a verification uses, in tree-size order: all of them while they
-    are few; with a checkpoint a second for years, the largest of each of ``slices`` equal slices of
-    the chain (so a damaged stretch is still located to 1/``slices`` of it), and always the latest."""
-    rows = await conn.fetch(_CHECKPOINTS, key_id, slices, max(chain_length, 1))
+    """The checkpoints of ``key_id`` (of every key when None, each key on its own) a verification
+    uses, in tree-size order: all of them while they are few; with a checkpoint a second for years,
+    the largest of each of ``slices`` equal slices of the chain (so a damaged stretch is still
+    located to 1/``slices`` of it), and always the latest. Every key that signed one is present."""
+    length = max(chain_length, 1)
+    rows = await (
+        conn.fetch(_CHECKPOINTS_OF_ALL, slices, length)
+        if key_id is None
+        else conn.fetch(_CHECKPOINTS, key_id, slices, length)
+    )
     return sorted((_checkpoint(row) for row in rows), key=lambda c: c.tree_size)
 
 

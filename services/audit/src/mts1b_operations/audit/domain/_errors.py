@@ -54,6 +54,8 @@ class IntegrityProblem(StrEnum):
     """The chain is shorter than a signed checkpoint says it was: the tail was removed."""
     HEAD_MISMATCH = "head_mismatch"
     """The stored chain head disagrees with the last entry."""
+    UNKNOWN_KEY = "unknown_key"
+    """A stored checkpoint is signed by a key that is neither the current one nor a retired one."""
 
 
 class ChainIntegrityError(Exception):

@@ -33,6 +33,7 @@ __all__ = [
     "Checkpoint",
     "checkpoint_text",
     "key_id",
+    "note_key_ids",
     "open_note",
     "parse_and_verify_checkpoint",
     "parse_verifier_key",
@@ -143,6 +144,21 @@ def open_note(note: str | bytes, public_key: Ed25519PublicKey | bytes, key_name:
     if not verified:
         raise NoteSignatureError(f"the note carries no signature of key {key_name!r} with this public key")
     return text
+
+
+def note_key_ids(note: str | bytes, key_name: str) -> list[str]:
+    """The hex key IDs of the note's signatures by ``key_name``, in order; nothing is verified.
+
+    Tells which public key to verify a note with (see :func:`open_note`); a malformed note
+    raises :class:`NoteFormatError`.
+    """
+    _check_key_name(key_name)
+    _, signatures = _split_note(note)
+    found: list[str] = []
+    for name, blob in signatures:
+        if name == key_name and blob[:4].hex() not in found:
+            found.append(blob[:4].hex())
+    return found
 
 
 def checkpoint_text(origin: str, tree_size: int, root: bytes, head_hash: str) -> str:

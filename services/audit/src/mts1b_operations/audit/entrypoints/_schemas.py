@@ -86,7 +86,7 @@ class VerifyBroken(msgspec.Struct, frozen=True, kw_only=True):
     sequence: int
     reason: str
     kind: str | None
-    """The class of damage (``hash_mismatch``, ``sequence_gap``, ``truncated``, ...)."""
+    """The class of damage (``hash_mismatch``, ``sequence_gap``, ``truncated``, ``unknown_key``, ...)."""
 
 
 class VerifyProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -299,7 +299,8 @@ class AuditController(Controller):
         description=(
             "Re-checks, in one database snapshot, every entry from from_sequence to the head (hash of "
             "its stored bytes, sequence, prev link), the signed checkpoints (signature, Merkle root, "
-            "chain head; a truncated tail or a rewritten chain fails here) and the stored head. "
+            "chain head; a truncated tail or a rewritten chain fails here; so does a checkpoint of a "
+            "key that is neither the current nor a retired one, kind unknown_key) and the stored head. "
             "200 with ok=true when intact; 409 with ok=false, the first bad sequence and the reason "
             "when not."
         ),
