@@ -14,19 +14,19 @@ The API needs no token. Errors are the SDK's tree: an unknown symbol is
 :class:`~._errors.NotFoundError` (``code`` ``unknown_symbol``), a bad parameter
 :class:`~._errors.BadRequestError` with ``field`` naming it, and a refused request past the rate
 limit an :class:`~._errors.ApiError` with ``status`` 429 and ``code`` ``rate_limited`` (its
-``body["extra"]["retry_after"]`` says when to retry). The types below mirror the service's
-answers (unknown fields from a newer service are ignored).
+``body["extra"]["retry_after"]`` says when to retry). The answer types (:class:`Quote`,
+:class:`Bar`, :class:`FundStatus`, :class:`HaltInForce`) are core's wire shapes
+(``mts1b_operations.core.schemas.marketdata_api``), the Structs the service itself encodes;
+unknown fields from a newer service are ignored.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import quote as percent_encode
 
-import msgspec
-
-from mts1b_operations.core.schemas import HaltMode, HaltSeverity
+from mts1b_operations.core.schemas.marketdata_api import Bar, BarInterval, FundStatus, HaltInForce, Quote
 
 from ._config import ClientConfig
 from ._http import ServiceClient
@@ -37,64 +37,6 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["Bar", "BarInterval", "FundStatus", "HaltInForce", "MarketDataClient", "Quote"]
-
-BarInterval = Literal["1m", "5m", "15m", "1h", "1d"]
-
-
-class Quote(msgspec.Struct, frozen=True, kw_only=True):
-    """The latest top of book of a symbol."""
-
-    symbol: str
-    ts: datetime
-    bid: float
-    ask: float
-    bid_size: float
-    ask_size: float
-
-
-class Bar(msgspec.Struct, frozen=True, kw_only=True):
-    """An OHLCV bar over [start, end); ``source`` is ``published`` or ``aggregated`` (from finer bars)."""
-
-    symbol: str
-    interval: BarInterval
-    start: datetime
-    end: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    vwap: float | None = None
-    trade_count: int | None = None
-    source: Literal["published", "aggregated"] = "published"
-
-
-class HaltInForce(msgspec.Struct, frozen=True, kw_only=True):
-    """A halt in force, as held in the KV bucket ``mts_halts`` under ``key``."""
-
-    key: str
-    halt_id: str
-    severity: HaltSeverity
-    mode: HaltMode
-    fund_id: str | None = None
-    strategy_id: str | None = None
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    forced: bool = False
-
-
-class FundStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """A fund's mode, latest NAV and day P&L, and the halts in force that bind it."""
-
-    fund_id: str
-    mode: Literal["paper", "live"]
-    nav: float | None
-    day_pnl: float | None
-    halted: bool
-    halts: list[HaltInForce]
-    halted_strategies: list[str]
-    last_update: datetime | None
 
 
 def _instant(value: datetime | None) -> str | None:

@@ -1,4 +1,10 @@
-"""The market-data domain: request validation, bar aggregation, fund status; pure, no I/O."""
+"""The market-data domain: request validation, bar aggregation, fund status; pure, no I/O.
+
+What it builds are the API's wire shapes from ``core.schemas.marketdata_api`` (re-exported here),
+so what the service encodes is what the SDK decodes.
+"""
+
+from mts1b_operations.core.schemas.marketdata_api import Bar, BarSource, FundStatus, HaltInForce, Quote
 
 from ._aggregate import BAR_COLUMNS, aggregate, merge_bars
 from ._books import LatestBook
@@ -13,7 +19,6 @@ from ._intervals import (
     bucket_floor,
     parse_interval,
 )
-from ._model import Bar, BarSource, FundStatus, HaltInForce, Quote
 from ._requests import (
     DEFAULT_LIMIT,
     EARLIEST,

@@ -21,8 +21,9 @@ from typing import Final
 
 import polars as pl
 
+from mts1b_operations.core.schemas.marketdata_api import Bar
+
 from ._intervals import DURATIONS, BarInterval, bucket_floor
-from ._model import Bar
 
 __all__ = ["BAR_COLUMNS", "aggregate", "merge_bars"]
 

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from mts1b_operations.core.funds import Fund
 from mts1b_operations.core.schemas import HaltRequested, Nav
-
-from ._model import FundStatus, HaltInForce
+from mts1b_operations.core.schemas.marketdata_api import FundStatus, HaltInForce
 
 __all__ = ["fund_status", "fund_statuses", "halt_in_force"]
 

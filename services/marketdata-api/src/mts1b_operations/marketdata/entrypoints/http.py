@@ -35,19 +35,9 @@ from litestar.types import ExceptionHandlersMap
 
 from mts1b_operations.core.db import TRANSIENT_ERRORS
 from mts1b_operations.core.runtime import ErrorBody, ServiceContext
+from mts1b_operations.core.schemas.marketdata_api import Bar, BarInterval, FundStatus, HaltInForce, Quote
 
-from ..domain import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    Bar,
-    BarInterval,
-    FundStatus,
-    HaltInForce,
-    InvalidParameterError,
-    Quote,
-    UnknownSymbolError,
-    bars_query,
-)
+from ..domain import DEFAULT_LIMIT, MAX_LIMIT, InvalidParameterError, UnknownSymbolError, bars_query
 from ..ratelimit import RateLimitSettings, rate_limit_config
 from ..service import market_data
 

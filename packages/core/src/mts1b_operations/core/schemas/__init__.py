@@ -11,6 +11,9 @@ exact decimals, carried as JSON strings); market data uses floats.
 
 Decode errors are :class:`SchemaError`, whose message starts with the field path
 (``$.options[0].vol: Expected `float` > 0.0``).
+
+HTTP answers that a service and the SDK share live in submodules, imported by name (their
+Structs may reuse payload names): :mod:`~mts1b_operations.core.schemas.marketdata_api`.
 """
 
 from __future__ import annotations

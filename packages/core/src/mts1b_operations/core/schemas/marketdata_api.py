@@ -1,4 +1,14 @@
-"""What the API serves: quotes, bars, fund status and halts in force (msgspec Structs)."""
+"""The answers of the market-data API (``mts1b-marketdata-api``), as they go on the wire.
+
+The service encodes these Structs and the SDK (``mts1b_operations.client``) decodes into them, so
+the two cannot drift. They are HTTP answers, not bus payloads: untagged, and without the bus
+payloads' constraints, because what the service serves was checked when it was received and
+these annotations are also what its OpenAPI schema documents (a ``Meta`` added here changes the
+schema). Unknown fields from a newer service are ignored on decode.
+
+The names ``Quote`` and ``Bar`` are those of the OpenAPI components; the bus payloads of the same
+names are :class:`mts1b_operations.core.schemas.Quote` and :class:`~mts1b_operations.core.schemas.Bar`.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +19,15 @@ import msgspec
 
 from mts1b_operations.core.funds import FundMode
 from mts1b_operations.core.schemas import HaltMode, HaltSeverity
+from mts1b_operations.core.subjects import BarInterval
 
-from ._intervals import BarInterval
-
-__all__ = ["Bar", "BarSource", "FundStatus", "HaltInForce", "Quote"]
+__all__ = ["Bar", "BarInterval", "BarSource", "FundStatus", "HaltInForce", "Quote"]
 
 BarSource = Literal["published", "aggregated"]
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
-    """The latest top of book of a symbol."""
+    """The latest top of book of a symbol (``GET /v1/quotes/{symbol}``)."""
 
     symbol: str
     ts: Annotated[datetime, msgspec.Meta(description="When the quote was taken (UTC).")]
@@ -29,7 +38,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Bar(msgspec.Struct, frozen=True, kw_only=True):
-    """An OHLCV bar over [start, end)."""
+    """An OHLCV bar over [start, end) (``GET /v1/bars/{symbol}``)."""
 
     symbol: str
     interval: BarInterval
@@ -52,7 +61,7 @@ class Bar(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HaltInForce(msgspec.Struct, frozen=True, kw_only=True):
-    """A halt in force, as mirrored from the KV bucket ``mts_halts``."""
+    """A halt in force, as held in the KV bucket ``mts_halts`` under ``key`` (``GET /v1/halts``)."""
 
     key: Annotated[str, msgspec.Meta(description="The bucket key: firm, fund.<fund_id> or strategy.<id>.")]
     halt_id: str
@@ -67,7 +76,8 @@ class HaltInForce(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FundStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """One fund of the registry: its mode, latest NAV and day P&L, and the halts that bind it."""
+    """One fund of the registry: its mode, latest NAV and day P&L, and the halts in force that bind
+    it (``GET /v1/funds``)."""
 
     fund_id: str
     mode: FundMode
