@@ -314,6 +314,7 @@ async def test_paper_orders_of_a_cat_fund_make_one_valid_cat_file_once_and_audit
 
         # -------------------------------------------------- the file: bzip2 NDJSON, each line per the schema
         meta_name = cat_file.name.removesuffix(".json.bz2") + ".meta.json"  # and its metadata file
+        assert cat_file.metadata_name == meta_name
         assert written(stack.output_dir) == sorted([cat_file.name, meta_name])
         [path] = stack.output_dir.rglob(cat_file.name)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == cat_file.sha256

@@ -81,7 +81,14 @@ class FakeCompliance:
             8: report(8, status="filed", problems=[], file_id=1, record={"type": "MEOR", "deptType": "A"}),
         }
         self.files = [
-            report_file(1, status="submitted", attempts=1, submitted_at="2026-11-24T22:00:00+00:00"),
+            report_file(
+                1,
+                status="submitted",
+                attempts=1,
+                submitted_at="2026-11-24T22:00:00+00:00",
+                metadata_name="ABCD12345_LIVE_20261124_OrderEvents_000001.meta.json",
+                metadata_sha256="1e" * 32,
+            ),
             report_file(2, status="failed", attempts=3, last_error="disk full", overdue=True),
         ]
         self.pending_files = [report_file(3)]
@@ -231,10 +238,12 @@ def test_files_shows_deadlines_states_and_overdue(fake: FakeCompliance) -> None:
     assert "2026-11-25 13:00:00 UTC OVERDUE" in result.stdout
     assert "disk full" in result.stdout
     data = json.loads(mts("files", "--json").stdout)
-    assert [(f["id"], f["status"], f["overdue"]) for f in data] == [
-        (1, "submitted", False),
-        (2, "failed", True),
+    assert [(f["id"], f["status"], f["overdue"], f["metadata_name"]) for f in data] == [
+        (1, "submitted", False, "ABCD12345_LIVE_20261124_OrderEvents_000001.meta.json"),
+        (2, "failed", True, None),
     ]
+    every = mts("files")
+    assert "+ ABCD12345_LIVE_20261124_OrderEvents_000001.meta.json" in every.stdout
 
 
 def test_flush_shows_the_files_cut_then_nothing_left(fake: FakeCompliance) -> None:

@@ -234,7 +234,7 @@ def _print_files(found: Sequence[ReportFileView], title: str) -> None:
         [
             (
                 f.id,
-                f.name,
+                f.name if f.metadata_name is None else f"{f.name}\n+ {f.metadata_name}",
                 f.regime,
                 f.fund_id,
                 f.trade_date.isoformat(),

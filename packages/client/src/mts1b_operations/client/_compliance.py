@@ -112,6 +112,9 @@ class ReportFileView(msgspec.Struct, frozen=True, kw_only=True):
     submitted_at: datetime | None = None
     created_at: datetime
     overdue: bool = False
+    metadata_name: str | None = None
+    """The metadata file delivered right after this one (CAT: ``<name>.meta.json``), if any."""
+    metadata_sha256: str | None = None
 
 
 class _FileList(msgspec.Struct, frozen=True, kw_only=True):
