@@ -123,7 +123,9 @@ async def _drive(
                 f"chaos: faults done at {clock():.0f}s; settling "
                 f"(last halt left in force: {final and final.halt_id})"
             )
-            report.settle_problems = await settle(stack, http, probes.acked)
+            report.settle_problems = await settle(
+                stack, http, probes.acked, halts=list(halts.acked), resumed=list(halts.resumed)
+            )
             report.invariants = await check_invariants(
                 stack, bus, http, probes=probes.acked, halts=halts.acked, resumed=halts.resumed, gate=watch
             )

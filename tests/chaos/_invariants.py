@@ -50,8 +50,20 @@ async def _missing_sources(conn: asyncpg.Connection, sources: Sequence[str]) -> 
     return [source for source in sources if source not in found]
 
 
-async def settle(stack: ChaosStack, http: httpx.AsyncClient, probes: Sequence[str]) -> dict[str, str]:
-    """Wait for the eventually-true conditions; returns the ones that did not come true, with why."""
+async def settle(
+    stack: ChaosStack,
+    http: httpx.AsyncClient,
+    probes: Sequence[str],
+    *,
+    halts: Sequence[str] = (),
+    resumed: Sequence[str] = (),
+) -> dict[str, str]:
+    """Wait for the eventually-true conditions; returns the ones that did not come true, with why.
+
+    The halt facts reach the audit chain through their own stream and consumer: an empty outbox
+    and every probe audited say nothing about them (one nak'd during a Postgres fault comes back
+    up to 30 s later), so they are waited for too.
+    """
     problems: dict[str, str] = {}
     conn = await eventually(
         lambda: _connect(stack.database_url), within=SETTLE_WITHIN, what="a Postgres connection", poll=0.5
@@ -61,6 +73,7 @@ async def settle(stack: ChaosStack, http: httpx.AsyncClient, probes: Sequence[st
             ("services_ready", lambda: _none_unready(stack, http)),
             ("outbox_empty", lambda: _outbox_empty(conn)),
             ("audit_appends_present", lambda: _all_present(conn, probes)),
+            ("halts_audited", lambda: _halts_audited(conn, halts, resumed)),
         ):
             try:
                 await eventually(check, within=SETTLE_WITHIN, what=name, poll=0.25)
@@ -88,6 +101,17 @@ async def _outbox_empty(conn: asyncpg.Connection) -> bool:
 
 async def _all_present(conn: asyncpg.Connection, probes: Sequence[str]) -> bool:
     return not await _missing_sources(conn, probes)
+
+
+async def _halts_audited(conn: asyncpg.Connection, halts: Sequence[str], resumed: Sequence[str]) -> bool:
+    rows = await conn.fetch(
+        "SELECT action, subject_id FROM audit_entries WHERE action IN ('halt.requested', 'halt.resumed') "
+        "AND subject_id = ANY($1::text[])",
+        list(halts),
+    )
+    requested = {r["subject_id"] for r in rows if r["action"] == "halt.requested"}
+    resumes = {r["subject_id"] for r in rows if r["action"] == "halt.resumed"}
+    return requested >= set(halts) and resumes >= set(resumed)
 
 
 async def check_invariants(

@@ -81,7 +81,7 @@ async def _connect(server: Server, user: str, password: str | None = None) -> Se
 
     pw = server.passwords[user] if password is None else password
     await session.nc.connect(
-        user_url(user, pw, server.nats.port), error_cb=on_error, allow_reconnect=False, connect_timeout=2
+        user_url(user, pw, server.nats.port), error_cb=on_error, allow_reconnect=False, connect_timeout=10
     )
     return session
 
@@ -179,7 +179,7 @@ async def test_a_user_publishing_outside_its_permissions_is_refused(
         before = (await admin.nc.jetstream().stream_info(stream)).state.messages
         await session.nc.publish(subject, b"{}")
         await session.nc.flush(timeout=5)
-        violations = await eventually(session.violations, within=5, what=f"{user} refused on {subject}")
+        violations = await eventually(session.violations, within=15, what=f"{user} refused on {subject}")
         assert f'publish to "{subject.lower()}"' in violations[0]
         assert session.nc.is_connected, "a refused publish does not cost the connection"
         assert (await admin.nc.jetstream().stream_info(stream)).state.messages == before
@@ -206,7 +206,7 @@ async def test_nobody_deletes_or_purges_the_streams(server: Server, streams: Non
                     await session.nc.request(api, b"{}", timeout=0.25)
             await eventually(
                 lambda s=session: len(s.violations()) == len(DESTRUCTIVE_API),
-                within=5,
+                within=15,
                 what=f"{user} refused",
             )
         finally:
@@ -233,7 +233,7 @@ async def test_only_halt_writes_the_halts_bucket_and_the_cli_reads_it(server: Se
             assert (entry.value, entry.revision) == (b'{"drill": true}', revision)
             await session.nc.publish(f"$KV.{HALT_BUCKET}.firm", b"{}")
             await session.nc.flush(timeout=5)
-            await eventually(session.violations, within=5, what=f"{reader} refused writing the bucket")
+            await eventually(session.violations, within=15, what=f"{reader} refused writing the bucket")
             assert (await kv.get("firm")).revision == revision
         finally:
             await session.nc.close()
@@ -247,7 +247,7 @@ async def test_the_cli_user_follows_a_stream(server: Server, streams: None) -> N
             subjects.halt_requested(), ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
         )
         await halt.nc.jetstream().publish(subjects.halt_requested(), b'{"follow": 1}')
-        msg = await sub.next_msg(timeout=5)
+        msg = await sub.next_msg(timeout=15)
         assert msg.data == b'{"follow": 1}'
         info = await cli.nc.jetstream().stream_info("HEARTBEATS")
         assert info.config.name == "HEARTBEATS"

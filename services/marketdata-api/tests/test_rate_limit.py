@@ -121,7 +121,7 @@ async def test_a_new_window_admits_again(app_factory: AppFactory) -> None:
     app = await app_factory(RateLimitSettings(unit="second", requests=2))
     client = app.client("198.51.100.9")
     statuses = []
-    for _ in range(10):  # two windows at most can pass before a third request in one is refused
+    for _ in range(30):  # on a loaded machine a window may pass before a third request in one
         statuses.append((await client.get("/v1/halts")).status_code)
         if statuses[-1] == 429:
             break
@@ -130,7 +130,7 @@ async def test_a_new_window_admits_again(app_factory: AppFactory) -> None:
     async def admitted() -> bool:
         return (await client.get("/v1/halts")).status_code == 200
 
-    await wait_for(admitted, within=3, what="a request admitted in the next one-second window")
+    await wait_for(admitted, within=10, what="a request admitted in the next one-second window")
 
 
 async def test_the_proxy_header_is_ignored_unless_trusted(app_factory: AppFactory) -> None:
@@ -168,7 +168,9 @@ async def test_a_trusted_proxy_header_names_the_client(app_factory: AppFactory) 
 # ---------------------------------------------------------------------- replicas sharing the limit
 
 
-def shared(requests: int, bucket: str = "rl_test", store_timeout: float = 0.5) -> RateLimitSettings:
+def shared(requests: int, bucket: str = "rl_test", store_timeout: float = 10.0) -> RateLimitSettings:
+    # The store fails open after store_timeout: a slow compare-and-set on a loaded machine would
+    # admit a request that the limit refuses, so the tests give it the longest allowed bound.
     return RateLimitSettings(
         unit="minute", requests=requests, store="nats", bucket=bucket, store_timeout=store_timeout
     )
@@ -188,8 +190,7 @@ async def test_two_instances_share_one_limit_through_nats(app_factory: AppFactor
 
 async def test_concurrent_requests_on_two_instances_never_exceed_the_limit(app_factory: AppFactory) -> None:
     limit = 10
-    # 30 compare-and-sets racing on one key: a busy CI machine must not trip the fail-open bound.
-    patient = shared(limit, store_timeout=10.0)
+    patient = shared(limit)  # 30 compare-and-sets racing on one key
     one, two = await app_factory(patient), await app_factory(patient)
     clients = [one.client("198.51.100.30"), two.client("198.51.100.30")]
     answers = await asyncio.gather(*(clients[i % 2].get("/v1/halts") for i in range(3 * limit)))
@@ -199,7 +200,7 @@ async def test_concurrent_requests_on_two_instances_never_exceed_the_limit(app_f
 
 
 async def test_the_shared_store_is_a_litestar_store(bus: Bus) -> None:
-    store = await NatsKVStore.open(bus, "rl_store_test", ttl=60)
+    store = await NatsKVStore.open(bus, "rl_store_test", ttl=60, op_timeout=10.0)
     assert await store.get("k") is None
     assert not await store.exists("k")
     await store.set("k", "v1", expires_in=30)
@@ -210,13 +211,13 @@ async def test_the_shared_store_is_a_litestar_store(bus: Bus) -> None:
     assert await store.compare_and_set("k", b"v2", revision)
     assert not await store.compare_and_set("k", b"v3", revision)  # a stale revision loses
     assert await store.get("k") == b"v2"
-    await store.set("gone", b"x", expires_in=1)
+    await store.set("gone", b"x", expires_in=3)  # not gone before the next line on a slow machine
     assert await store.get("gone") == b"x"
 
     async def expired() -> bool:
         return await store.get("gone") is None
 
-    await wait_for(expired, within=5, what="the value to expire")
+    await wait_for(expired, within=15, what="the value to expire")
     await store.delete("k")
     assert await store.get("k") is None
     _, tombstone = await store.get_versioned("k")

@@ -63,7 +63,7 @@ async def test_connect_deadline_gives_a_clear_error() -> None:
     started = time.monotonic()
     with pytest.raises(DatabaseUnavailableError) as info:
         await create_pool(dsn, connect_deadline=0.5)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10
     message = str(info.value)
     assert "not reachable within 0.5s" in message
     assert "secret" not in message, "the password is redacted"
@@ -75,7 +75,7 @@ async def test_a_missing_database_fails_at_once(database_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(asyncpg.InvalidCatalogNameError):
         await create_pool(missing, connect_deadline=30)
-    assert time.monotonic() - started < 5, "not retried until the deadline"
+    assert time.monotonic() - started < 10, "not retried until the deadline"
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ async def test_a_lookup_that_cannot_get_a_connection_is_503_within_the_timeout(
             elapsed = time.monotonic() - started
         assert response.status_code == 503, response.text
         assert response.json()["extra"] == {"code": "auth_unavailable"}
-        assert 0.5 <= elapsed < 3.0
+        assert 0.5 <= elapsed < 10.0  # bounded by the guard's timeout, with room for a loaded machine
     finally:
         context.pool = original
         await small.close()

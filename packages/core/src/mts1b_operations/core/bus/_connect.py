@@ -179,10 +179,22 @@ class Bus:
         return self._state.last_error
 
     async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Return once connected; ``TimeoutError`` after ``timeout`` seconds otherwise."""
-        if self.is_connected:
-            return
-        await asyncio.wait_for(self._state.connected.wait(), timeout)
+        """Return once connected and the reconnect is counted; ``TimeoutError`` after ``timeout`` s.
+
+        nats-py marks the client connected before it calls the reconnected callback, and marks it
+        reconnecting before the disconnected callback: the client's status alone can be ahead of
+        ``reconnects`` and of the connected event, so both must agree.
+        """
+        await asyncio.wait_for(self._until_connected(), timeout)
+
+    async def _until_connected(self) -> None:
+        connected = self._state.connected
+        while not (self.is_connected and connected.is_set()):
+            if connected.is_set():
+                # The loss is not reported yet (the disconnected callback clears the event).
+                await asyncio.sleep(0.02)
+            else:
+                await connected.wait()
 
     async def ping(self, timeout: float = 1.0) -> float:  # noqa: ASYNC109
         """Round trip to the server in seconds; raises ``BusUnavailableError`` when it does not answer."""
