@@ -116,7 +116,8 @@ async def test_nats_down_during_a_request_then_the_relay_publishes_it_once(
 
     started = time.monotonic()
     halt = await manager.request(fund_halt())
-    assert time.monotonic() - started < 1.0  # returns at once: stored, not published
+    # Returns without waiting out NATS (its publish deadline is far longer): stored, not published.
+    assert time.monotonic() - started < 5
     assert await manager.list_active() == [halt]
     waiting = await pool.fetch("SELECT event_id, subject FROM outbox ORDER BY id")
     assert [r["event_id"] for r in waiting] == [f"{halt.halt_id}:kv:put", f"{halt.halt_id}:requested"]

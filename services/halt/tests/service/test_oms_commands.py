@@ -88,8 +88,8 @@ async def test_acks_of_every_expected_responder_end_the_wait_early(bus: Bus, res
     await responder("oms-b", orders=4, positions=1)
     command = _command()
     started = time.monotonic()
-    outcome = await send_oms_command(bus, command, expected_responders=["oms-a", "oms-b"], timeout=10)
-    assert time.monotonic() - started < 5, "returned only at the timeout although both had acked"
+    outcome = await send_oms_command(bus, command, expected_responders=["oms-a", "oms-b"], timeout=30)
+    assert time.monotonic() - started < 15, "returned only at the timeout although both had acked"
     assert outcome.complete
     assert not outcome.timed_out
     assert outcome.missing == []
@@ -107,14 +107,14 @@ async def test_an_expected_responder_that_does_not_ack_is_named(bus: Bus, respon
     await responder("oms-a", orders=2)
     await responder("oms-b", orders=5)
     outcome = await send_oms_command(
-        bus, _command("flatten"), expected_responders=["oms-a", "oms-b", "oms-live"], timeout=0.8
+        bus, _command("flatten"), expected_responders=["oms-a", "oms-b", "oms-live"], timeout=3
     )
     assert not outcome.complete
     assert outcome.timed_out
     assert outcome.missing == ["oms-live"]
     assert sorted(ack.responder for ack in outcome.acks) == ["oms-a", "oms-b"]
     assert outcome.command == "flatten"
-    assert outcome.elapsed >= 0.8
+    assert outcome.elapsed >= 3
 
 
 async def test_without_expected_responders_every_ack_within_the_timeout_counts(
@@ -122,7 +122,7 @@ async def test_without_expected_responders_every_ack_within_the_timeout_counts(
 ) -> None:
     await responder("oms-a", orders=1)
     await responder("oms-b", orders=1)
-    outcome = await send_oms_command(bus, _command(), timeout=0.7)
+    outcome = await send_oms_command(bus, _command(), timeout=3)
     assert outcome.timed_out
     assert outcome.complete
     assert sorted(ack.responder for ack in outcome.acks) == ["oms-a", "oms-b"]
@@ -130,8 +130,8 @@ async def test_without_expected_responders_every_ack_within_the_timeout_counts(
 
 async def test_nobody_listening_is_reported_at_once(bus: Bus) -> None:
     started = time.monotonic()
-    outcome = await send_oms_command(bus, _command(), expected_responders=["oms-a"], timeout=10)
-    assert time.monotonic() - started < 5
+    outcome = await send_oms_command(bus, _command(), expected_responders=["oms-a"], timeout=30)
+    assert time.monotonic() - started < 15
     assert outcome.no_responders
     assert not outcome.complete
     assert outcome.missing == ["oms-a"]
@@ -150,9 +150,7 @@ async def test_a_failed_ack_is_named_and_the_outcome_is_incomplete(bus: Bus, res
 async def test_a_reply_that_is_not_an_ack_is_counted_not_taken(bus: Bus, responder: Responder) -> None:
     await responder("oms-a")
     await responder("oms-garbage", raw=b'{"hello": "world"}')
-    outcome = await send_oms_command(
-        bus, _command(), expected_responders=["oms-a", "oms-garbage"], timeout=0.6
-    )
+    outcome = await send_oms_command(bus, _command(), expected_responders=["oms-a", "oms-garbage"], timeout=3)
     assert outcome.invalid_replies == 1
     assert outcome.missing == ["oms-garbage"]
     assert [ack.responder for ack in outcome.acks] == ["oms-a"]
