@@ -8,11 +8,10 @@ transport with a client address of the test's choosing (the rate limit is per cl
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +22,9 @@ import pytest_asyncio
 from litestar import Litestar
 
 from mts1b_operations.core import schemas, subjects
-from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
-from mts1b_operations.core.runtime import Consumer, ServiceContext, create_app
-from mts1b_operations.core.settings import Settings
+from mts1b_operations.core.bus import Bus
+from mts1b_operations.core.runtime import Consumer, ServiceContext
+from mts1b_operations.core.testing import RunningService, migrated, open_bus, open_pool, running_service
 from mts1b_operations.core.testing import eventually as poll_until
 from mts1b_operations.marketdata import MarketData, RateLimitSettings, build_spec, market_data
 
@@ -66,23 +64,19 @@ def funds_file(tmp_path: Path) -> Path:
 @pytest_asyncio.fixture
 async def md_db(database_url: str) -> str:
     """A fresh database with core's and the market-data service's migrations applied."""
-    await asyncio.to_thread(upgrade_all, database_url, ["marketdata-api"])
-    return database_url
+    return await migrated(database_url, "marketdata-api")
 
 
 @pytest_asyncio.fixture
 async def pool(md_db: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(md_db, connect_deadline=10)
-    yield p
-    await p.close()
+    async with open_pool(md_db) as p:
+        yield p
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    b = await connect_bus(nats_url, name="marketdata-test", connect_deadline=10)
-    await b.ensure_streams()
-    yield b
-    await b.close()
+    async with open_bus(nats_url, name="marketdata-test") as b:
+        yield b
 
 
 def quote(
@@ -176,12 +170,21 @@ def feed(bus: Bus) -> Feed:
 
 @dataclass
 class MdApp:
-    """The service in-process: its context, app and consumers."""
+    """The service in-process (its own pool and bus): its context, app and consumers."""
 
-    context: ServiceContext
-    app: Litestar
-    consumers: list[Consumer]
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    service: RunningService
+
+    @property
+    def context(self) -> ServiceContext:
+        return self.service.context
+
+    @property
+    def app(self) -> Litestar:
+        return self.service.app
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        return self.service.consumers
 
     @property
     def state(self) -> MarketData:
@@ -189,10 +192,7 @@ class MdApp:
 
     def client(self, ip: str = "203.0.113.7", headers: dict[str, str] | None = None) -> httpx.AsyncClient:
         """An HTTP client seen by the app as coming from ``ip``."""
-        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))  # type: ignore[arg-type]
-        client = httpx.AsyncClient(transport=transport, base_url="http://marketdata.test", headers=headers)
-        self.clients.append(client)
-        return client
+        return self.service.client(address=(ip, 40000), headers=headers)
 
 
 @pytest_asyncio.fixture
@@ -203,39 +203,16 @@ async def app_builder(funds_file: Path) -> AsyncIterator[Callable[..., Awaitable
         async def make(
             database_url: str, nats_url: str, rate_limit: RateLimitSettings = UNLIMITED, *, funds: bool = True
         ) -> MdApp:
-            app_pool = await create_pool(database_url, connect_deadline=10)
-            stack.push_async_callback(app_pool.close)
-            app_bus = await connect_bus(nats_url, name="marketdata-under-test", connect_deadline=10)
-            stack.push_async_callback(app_bus.close)
-            spec = build_spec(rate_limit)
-            context = ServiceContext(
-                spec=spec,
-                settings=Settings(
-                    database_url=database_url,
-                    nats_url=nats_url,
-                    service_name=spec.name,
-                    funds_file=funds_file if funds else None,
-                ),
-                pool=app_pool,
-                bus=app_bus,
-                instance_id=str(uuid.uuid4()),
+            service = running_service(
+                build_spec(rate_limit),
+                database_url=database_url,
+                nats_url=nats_url,
+                bus_name="marketdata-under-test",
+                outbox_relay=False,
+                base_url="http://marketdata.test",
+                funds_file=funds_file if funds else None,
             )
-            for hook in spec.on_startup:
-                await hook(context)
-            consumers: list[Consumer] = []
-            for factory in spec.consumers:
-                consumer = factory(context)
-                await consumer.start()
-                consumers.append(consumer)
-                stack.push_async_callback(consumer.stop)
-            md = MdApp(context=context, app=create_app(context), consumers=consumers)
-
-            async def close_clients() -> None:
-                for client in md.clients:
-                    await client.aclose()
-
-            stack.push_async_callback(close_clients)
-            return md
+            return MdApp(await stack.enter_async_context(service))
 
         yield make
 

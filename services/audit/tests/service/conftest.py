@@ -17,13 +17,12 @@ import pytest_asyncio
 from mts1b_operations.audit import AuditChain
 from mts1b_operations.audit.bootstrap import close_audit, open_audit, service_spec
 from mts1b_operations.audit.entrypoints import chain_of
-from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.operators import add_operator
 from mts1b_operations.core.runtime import ServiceContext
 from mts1b_operations.core.schemas import HaltRequested
 from mts1b_operations.core.settings import Settings
-from mts1b_operations.core.testing import ServiceProcess, start_service
+from mts1b_operations.core.testing import ServiceProcess, migrated, open_bus, open_pool, start_service
 
 T = TypeVar("T")
 
@@ -53,15 +52,13 @@ def signing_key_file(tmp_path: Path) -> Path:
 
 @pytest_asyncio.fixture
 async def audit_db(database_url: str) -> str:
-    await asyncio.to_thread(upgrade_all, database_url)
-    return database_url
+    return await migrated(database_url)
 
 
 @pytest_asyncio.fixture
 async def pool(audit_db: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(audit_db, min_size=1, max_size=4, connect_deadline=10)
-    yield created
-    await created.close()
+    async with open_pool(audit_db, max_size=4) as created:
+        yield created
 
 
 @pytest_asyncio.fixture
@@ -72,10 +69,8 @@ async def viewer_token(pool: asyncpg.Pool) -> str:
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    connected = await connect_bus(nats_url, name="audit-service-test", connect_deadline=10)
-    await connected.ensure_streams()
-    yield connected
-    await connected.close()
+    async with open_bus(nats_url, name="audit-service-test") as connected:
+        yield connected
 
 
 @pytest_asyncio.fixture

@@ -1,20 +1,20 @@
 """Fixtures of the compliance service tests: real Postgres and NATS, the service in-process.
 
 ``running_compliance`` runs the service as its process would (start-up hook, order-events
-consumer, filer, outbox relay, the Litestar app) against the test's database and NATS, reached
-over httpx's ASGI transport (the app shares the test's event loop, as in the halt service tests).
+consumer, filer, outbox relay, the Litestar app: ``core.testing.running_service``) against the
+test's database and NATS, reached over httpx's ASGI transport on the test's event loop.
 The registry defaults to the firm's own adapter (``_firm_adapter``), hooked like a firm would.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,13 @@ import pytest_asyncio
 from mts1b_operations.compliance._config import ComplianceConfig
 from mts1b_operations.compliance.adapters import Transport
 from mts1b_operations.compliance.adapters.registry import AdapterSource
-from mts1b_operations.compliance.bootstrap import filer, order_events, service_spec, start_compliance
+from mts1b_operations.compliance.bootstrap import filer, order_events, service_spec
 from mts1b_operations.compliance.entrypoints import ComplianceService, compliance_service
 from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import Bus, DurableConsumer, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
-from mts1b_operations.core.operators import add_operator
-from mts1b_operations.core.outbox import OutboxRelay
-from mts1b_operations.core.runtime import Consumer, ServiceContext, create_app
+from mts1b_operations.core.bus import Bus, DurableConsumer
+from mts1b_operations.core.runtime import ServiceContext
 from mts1b_operations.core.schemas import OrderEvent
-from mts1b_operations.core.settings import Settings
+from mts1b_operations.core.testing import migrated, open_bus, open_pool, register_operators, running_service
 
 from ._firm_adapter import FirmAdapter, FirmRegistry
 
@@ -83,32 +80,25 @@ def fast_config(output_dir: Path, **changes: Any) -> ComplianceConfig:
 
 @pytest_asyncio.fixture
 async def compliance_db(database_url: str) -> str:
-    await asyncio.to_thread(upgrade_all, database_url, ["compliance"])
-    return database_url
+    return await migrated(database_url, "compliance")
 
 
 @pytest_asyncio.fixture
 async def pool(compliance_db: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(compliance_db, connect_deadline=10)
-    yield p
-    await p.close()
+    async with open_pool(compliance_db) as p:
+        yield p
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    b = await connect_bus(nats_url, name="compliance-service-test", connect_deadline=10)
-    await b.ensure_streams()
-    yield b
-    await b.close()
+    async with open_bus(nats_url, name="compliance-service-test") as b:
+        yield b
 
 
 @pytest_asyncio.fixture
 async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
     """Bearer tokens of registered operators: alice (operator) and vera (viewer)."""
-    out: dict[str, str] = {}
-    for name, role in (("alice", "operator"), ("vera", "viewer")):
-        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
-    return out
+    return await register_operators(pool, {"alice": "operator", "vera": "viewer"})
 
 
 @dataclass
@@ -152,35 +142,22 @@ async def running_compliance(
     transport: Transport | None = None,
     auto_cut: bool = False,
 ) -> AsyncIterator[ComplianceApp]:
-    spec = service_spec()
-    context = ServiceContext(
-        spec=spec,
-        settings=Settings(
-            database_url=database_url, nats_url=nats_url, service_name=spec.name, funds_file=funds_file
-        ),
-        pool=pool,
-        bus=bus,
-        instance_id=str(uuid.uuid4()),
+    spec = service_spec(
+        config=config,
+        registry=registry if registry is not None else FirmRegistry(FirmAdapter({"firm-fund"})),
+        transport=transport,
     )
-    app = create_app(context)
-    if registry is None:
-        registry = FirmRegistry(FirmAdapter({"firm-fund"}))
-    await start_compliance(context, config=config, registry=registry, transport=transport)
-    relay = OutboxRelay(pool, bus, source=spec.name)
-    consumer = order_events(context)
-    background: Consumer = filer(context, auto_cut=auto_cut)
-    try:
-        await relay.start()
-        context.relay = relay
-        await consumer.start()
-        await background.start()
-        transport_ = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport_, base_url="http://compliance.test") as http:
-            yield ComplianceApp(context=context, http=http, tokens=tokens, consumer=consumer)
-    finally:
-        await background.stop()
-        await consumer.stop()
-        await relay.stop()
+    # The filer as the test wants it: without the daily cut unless asked (the process cuts daily).
+    spec = replace(spec, consumers=(order_events, partial(filer, auto_cut=auto_cut)))
+    async with running_service(
+        spec, database_url=database_url, nats_url=nats_url, pool=pool, bus=bus, funds_file=funds_file
+    ) as service:
+        yield ComplianceApp(
+            context=service.context,
+            http=service.http,
+            tokens=tokens,
+            consumer=service.consumer(DurableConsumer),
+        )
 
 
 @pytest_asyncio.fixture

@@ -12,11 +12,10 @@ import pytest_asyncio
 from nats.aio.msg import Msg
 
 from mts1b_operations.core import schemas, subjects
-from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.bus import MSG_ID_HEADER, Bus
 from mts1b_operations.core.funds import Fund, FundsRegistry
 from mts1b_operations.core.operators import Role, add_operator, revoke_operator
-from mts1b_operations.core.testing import eventually
+from mts1b_operations.core.testing import eventually, migrated, open_bus, open_pool
 from mts1b_operations.halt import HaltManager
 
 PAPER = "paper-momentum"
@@ -70,26 +69,19 @@ def funds() -> FundsRegistry:
 
 @pytest_asyncio.fixture
 async def halt_db(database_url: str) -> str:
-    await asyncio.to_thread(upgrade_all, database_url, ["halt"])
-    return database_url
+    return await migrated(database_url, "halt")
 
 
 @pytest_asyncio.fixture
 async def pool(halt_db: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(halt_db, min_size=1, max_size=20, connect_deadline=10)
-    try:
+    async with open_pool(halt_db, max_size=20) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    bus = await connect_bus(nats_url, name="halt-tests", connect_deadline=10)
-    try:
+    async with open_bus(nats_url, name="halt-tests", ensure_streams=False) as bus:
         yield bus
-    finally:
-        await bus.close()
 
 
 @pytest_asyncio.fixture

@@ -1,14 +1,13 @@
 """Fixtures of the halt service tests: real Postgres and NATS, the service in-process, fake OMSes.
 
 ``halt_app`` runs the service as its process would (start-up hook, consumer, outbox relay, the
-Litestar app) against the test's database and NATS, reached over httpx's ASGI transport: the
-app shares the test's event loop, so the real pool and bus work inside it (see
-core/tests/runtime/test_app.py for why not Litestar's test client).
+Litestar app: ``core.testing.running_service``) against the test's database and NATS, reached
+over httpx's ASGI transport: the app shares the test's event loop, so the real pool and bus
+work inside it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,13 +24,10 @@ from nats.aio.msg import Msg
 
 from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus, DurableConsumer, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
-from mts1b_operations.core.operators import add_operator
-from mts1b_operations.core.outbox import OutboxRelay
-from mts1b_operations.core.runtime import ServiceContext, create_app
+from mts1b_operations.core.runtime import ServiceContext
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, WatchdogAlert, decode, encode
-from mts1b_operations.core.settings import Settings
-from mts1b_operations.halt.bootstrap import service_spec, start_halts, stop_halts, watchdog_alerts
+from mts1b_operations.core.testing import migrated, open_bus, open_pool, register_operators, running_service
+from mts1b_operations.halt.bootstrap import service_spec
 from mts1b_operations.halt.entrypoints._service import HaltService, halt_service
 
 Condition = Callable[[], Awaitable[bool]]
@@ -74,32 +70,27 @@ def policy_file(tmp_path: Path, policy_text: str, monkeypatch: pytest.MonkeyPatc
 @pytest_asyncio.fixture
 async def halt_db(database_url: str) -> str:
     """A fresh database with core's and the halt service's migrations applied."""
-    await asyncio.to_thread(upgrade_all, database_url, ["halt"])
-    return database_url
+    return await migrated(database_url, "halt")
 
 
 @pytest_asyncio.fixture
 async def pool(halt_db: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(halt_db, connect_deadline=10)
-    yield p
-    await p.close()
+    async with open_pool(halt_db) as p:
+        yield p
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    b = await connect_bus(nats_url, name="halt-service-test", connect_deadline=10)
-    await b.ensure_streams()
-    yield b
-    await b.close()
+    async with open_bus(nats_url, name="halt-service-test") as b:
+        yield b
 
 
 @pytest_asyncio.fixture
 async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
     """Bearer tokens of registered operators: alice and bob (operator), vera (viewer), ada (admin)."""
-    out: dict[str, str] = {}
-    for name, role in (("alice", "operator"), ("bob", "operator"), ("vera", "viewer"), ("ada", "admin")):
-        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
-    return out
+    return await register_operators(
+        pool, {"alice": "operator", "bob": "operator", "vera": "viewer", "ada": "admin"}
+    )
 
 
 @dataclass
@@ -138,31 +129,21 @@ async def running_halt_app(
     tokens: dict[str, str],
 ) -> AsyncIterator[HaltApp]:
     """The service as its process runs it (hook, relay, consumer, app), on the given pool and bus."""
-    spec = service_spec()
-    context = ServiceContext(
-        spec=spec,
-        settings=Settings(
-            database_url=database_url, nats_url=nats_url, service_name=spec.name, funds_file=funds_file
-        ),
+    async with running_service(
+        service_spec(),
+        database_url=database_url,
+        nats_url=nats_url,
         pool=pool,
         bus=bus,
-        instance_id=str(uuid.uuid4()),
-    )
-    app = create_app(context)
-    await start_halts(context)
-    relay = OutboxRelay(pool, bus, source=spec.name)
-    consumer = watchdog_alerts(context)
-    try:
-        await relay.start()
-        context.relay = relay
-        await consumer.start()
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://halt.test") as http:
-            yield HaltApp(context=context, app=app, http=http, tokens=tokens, consumer=consumer)
-    finally:
-        await consumer.stop()
-        await relay.stop()
-        await stop_halts(context)
+        funds_file=funds_file,
+    ) as service:
+        yield HaltApp(
+            context=service.context,
+            app=service.app,
+            http=service.http,
+            tokens=tokens,
+            consumer=service.consumer(DurableConsumer),
+        )
 
 
 @pytest_asyncio.fixture

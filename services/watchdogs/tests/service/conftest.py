@@ -1,10 +1,11 @@
 """Fixtures of the watchdog service tests: real Postgres and NATS, the runners in-process.
 
-``watchdogs`` builds a :class:`Harness` for a set of watchdogs with test-sized parameters: the
-runtime (durable consumers, probes, bookkeeping), the service's outbox relay, the control and
-the Litestar app reached over httpx's ASGI transport (the app shares the test's event loop, so
-the real pool and bus work inside it). :class:`AlertWatcher` is a core NATS subscription on
-every watchdog subject; tests wait on it with a timeout instead of sleeping.
+``harness`` builds a :class:`Harness` for a set of watchdogs with test-sized parameters: the
+service run by ``core.testing.running_service`` with its start-up hook swapped for one building
+the runtime (durable consumers, probes, bookkeeping) and control from those parameters, its
+outbox relay and the Litestar app reached over httpx's ASGI transport (the app shares the
+test's event loop, so the real pool and bus work inside it). :class:`AlertWatcher` is a core
+NATS subscription on every watchdog subject; tests wait on it with a timeout instead of sleeping.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,18 +24,22 @@ import pytest
 import pytest_asyncio
 
 from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
+from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.funds import FundsRegistry
-from mts1b_operations.core.operators import add_operator
 from mts1b_operations.core.outbox import OutboxRelay
-from mts1b_operations.core.runtime import ServiceContext, create_app
+from mts1b_operations.core.runtime import ServiceContext
 from mts1b_operations.core.schemas import WatchdogAlert, decode
-from mts1b_operations.core.settings import Settings
-from mts1b_operations.core.testing import eventually
+from mts1b_operations.core.testing import (
+    eventually,
+    migrated,
+    open_bus,
+    open_pool,
+    register_operators,
+    running_service,
+)
 from mts1b_operations.watchdogs.bootstrap import service_spec
 from mts1b_operations.watchdogs.entrypoints.control import WatchdogControl
-from mts1b_operations.watchdogs.entrypoints.http import STATE_KEY
+from mts1b_operations.watchdogs.entrypoints.http import STATE_KEY, watchdog_control
 from mts1b_operations.watchdogs.runners import WatchdogRuntime
 
 Condition = Callable[[], Awaitable[bool]]
@@ -103,23 +109,19 @@ class AlertWatcher:
 @pytest_asyncio.fixture
 async def wd_db(database_url: str) -> str:
     """A fresh database with core's and the watchdogs' migrations applied."""
-    await asyncio.to_thread(upgrade_all, database_url, ["watchdogs"])
-    return database_url
+    return await migrated(database_url, "watchdogs")
 
 
 @pytest_asyncio.fixture
 async def pool(wd_db: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(wd_db, connect_deadline=10)
-    yield p
-    await p.close()
+    async with open_pool(wd_db) as p:
+        yield p
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    b = await connect_bus(nats_url, name="watchdogs-service-test", connect_deadline=10)
-    await b.ensure_streams()
-    yield b
-    await b.close()
+    async with open_bus(nats_url, name="watchdogs-service-test") as b:
+        yield b
 
 
 @pytest_asyncio.fixture
@@ -133,10 +135,7 @@ async def alerts(bus: Bus) -> AsyncIterator[AlertWatcher]:
 @pytest_asyncio.fixture
 async def tokens(pool: asyncpg.Pool) -> dict[str, str]:
     """Bearer tokens: olga (operator), vera (viewer)."""
-    out: dict[str, str] = {}
-    for name, role in (("olga", "operator"), ("vera", "viewer")):
-        _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
-    return out
+    return await register_operators(pool, {"olga": "operator", "vera": "viewer"})
 
 
 @dataclass
@@ -154,6 +153,8 @@ class Harness:
     http: httpx.AsyncClient | None = None
     instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
+    _stack: AsyncExitStack | None = field(default=None, repr=False)
+
     async def start(
         self,
         names: Sequence[str],
@@ -162,46 +163,45 @@ class Harness:
         env: Mapping[str, str] | None = None,
         funds: FundsRegistry | None = None,
     ) -> WatchdogRuntime:
-        spec = service_spec()
-        context = ServiceContext(
-            spec=spec,
-            settings=Settings(database_url=self.wd_db, nats_url=self.nats_url, service_name=spec.name),
-            pool=self.pool,
-            bus=self.bus,
-            instance_id=self.instance_id,
+        async def start_watchdogs(context: ServiceContext) -> None:
+            """The service's start-up hook, with the test's watchdogs and parameters."""
+            runtime = WatchdogRuntime(
+                context.pool,
+                context.bus,
+                source=context.name,
+                names=names,
+                overrides=overrides,
+                env=env or {},
+                funds=funds,
+                flush_interval=0.1,
+            )
+            context.state[STATE_KEY] = WatchdogControl(
+                runtime, context.bus, instance_id=context.instance_id, service=context.name
+            )
+
+        spec = replace(service_spec(), on_startup=(start_watchdogs,))
+        self._stack = AsyncExitStack()
+        service = await self._stack.enter_async_context(
+            running_service(
+                spec,
+                database_url=self.wd_db,
+                nats_url=self.nats_url,
+                pool=self.pool,
+                bus=self.bus,
+                instance_id=self.instance_id,
+                relay_poll_interval=0.2,
+            )
         )
-        self.runtime = WatchdogRuntime(
-            self.pool,
-            self.bus,
-            source=spec.name,
-            names=names,
-            overrides=overrides,
-            env=env or {},
-            funds=funds,
-            flush_interval=0.1,
-        )
-        self.control = WatchdogControl(
-            self.runtime, self.bus, instance_id=self.instance_id, service=spec.name
-        )
-        context.state[STATE_KEY] = self.control
-        self.relay = OutboxRelay(self.pool, self.bus, source=spec.name, poll_interval=0.2)
-        await self.relay.start()
-        await self.runtime.start()
-        await self.control.start()
-        transport = httpx.ASGITransport(app=create_app(context))  # type: ignore[arg-type]
-        self.http = httpx.AsyncClient(transport=transport, base_url="http://watchdogs.test")
+        self.control = watchdog_control(service.context)
+        self.runtime = self.control.runtime
+        self.relay, self.http = service.relay, service.http
         return self.runtime
 
     async def stop(self) -> None:
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
-        if self.control is not None:
-            await self.control.stop()
-        if self.runtime is not None:
-            await self.runtime.stop()
-        if self.relay is not None:
-            await self.relay.stop()
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+        self.http = None
 
     async def restart(self, names: Sequence[str], **kwargs: Any) -> WatchdogRuntime:
         """Stop everything and start anew on the same Postgres and NATS (a new instance)."""

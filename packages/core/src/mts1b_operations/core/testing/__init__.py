@@ -12,11 +12,18 @@
 - ``reference_file(...)``: a file of the workspace's shared reference data (../shared/reference).
 - ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
   polled over HTTP until ready.
+- ``running_service(spec, database_url=, nats_url=)``: the service in the test's event loop (hooks,
+  outbox relay, consumers, the app behind an httpx client), drained on exit (``RunningService``).
+- ``migrated`` / ``open_pool`` / ``open_bus`` / ``register_operators``: a test's migrated database,
+  its pool and bus (closed on exit), and operators with their bearer tokens.
 """
 
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
 
+from ._connections import CONNECT_DEADLINE, migrated, open_bus, open_pool
+from ._in_process import RunningService, running_service
 from ._isolation import database_url, nats_url
+from ._operators import register_operators
 from ._reference import REFERENCE_DIR_ENV, reference_file
 from ._servers import (
     SharedNats,
@@ -31,11 +38,13 @@ from ._summaries import SUMMARY_PROPERTY, pytest_terminal_summary
 from ._waiting import eventually
 
 __all__ = [
+    "CONNECT_DEADLINE",
     "REFERENCE_DIR_ENV",
     "SUMMARY_PROPERTY",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "HttpAnswer",
+    "RunningService",
     "ServiceProcess",
     "ServiceProcessError",
     "SharedNats",
@@ -43,11 +52,16 @@ __all__ = [
     "database_url",
     "eventually",
     "free_port",
+    "migrated",
     "nats_url",
+    "open_bus",
+    "open_pool",
     "pytest_terminal_summary",
     "reference_file",
+    "register_operators",
     "restartable_nats",
     "restartable_postgres",
+    "running_service",
     "shared_nats",
     "shared_postgres",
     "start_service",
