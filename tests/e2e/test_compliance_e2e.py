@@ -373,6 +373,11 @@ async def test_paper_orders_of_a_cat_fund_make_one_valid_cat_file_once_and_audit
         [submitted] = await eventually(submitted_fact, within=30, what=f"the audit entry of {cat_file.name}")
         assert submitted.data["record_count"] == len(reportable)
         assert submitted.data["sha256"] == cat_file.sha256
+        # The chain also proves which metadata file went with it.
+        assert (submitted.data["metadata_name"], submitted.data["metadata_sha256"]) == (
+            meta_name,
+            hashlib.sha256(next(stack.output_dir.rglob(meta_name)).read_bytes()).hexdigest(),
+        )
         assert submitted.actor == "operator:olga"
         stored = [e async for e in audit.iter_entries() if e.action == "compliance.report.stored"]
         assert sorted(e.subject_id for e in stored) == sorted(r.report_key for r in reports)

@@ -13,7 +13,8 @@ Decode errors are :class:`SchemaError`, whose message starts with the field path
 (``$.options[0].vol: Expected `float` > 0.0``).
 
 HTTP answers that a service and the SDK share live in submodules, imported by name (their
-Structs may reuse payload names): :mod:`~mts1b_operations.core.schemas.marketdata_api`.
+Structs may reuse payload names): :mod:`~mts1b_operations.core.schemas.marketdata_api`,
+:mod:`~mts1b_operations.core.schemas.halt_api`.
 """
 
 from __future__ import annotations
@@ -319,6 +320,9 @@ class ComplianceFileFact(Payload, frozen=True, kw_only=True):
     attempts: Count
     error: Text | None = None
     destination: Text | None = None
+    metadata_name: Id | None = None
+    """The metadata file delivered with it (CAT's ``.meta.json``), when the regime has one."""
+    metadata_sha256: HexDigest | None = None
     actor: Actor
     at: Timestamp
 

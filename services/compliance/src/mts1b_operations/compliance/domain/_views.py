@@ -142,6 +142,8 @@ def file_fact(
         attempts=view.attempts,
         error=(view.last_error or "unknown error")[:8192] if status == "failed" else None,
         destination=destination,
+        metadata_name=view.metadata_name,
+        metadata_sha256=view.metadata_sha256,
         actor=actor,
         at=at,
     )
