@@ -129,9 +129,14 @@ async def test_losing_the_stream_leader_loses_nothing_acknowledged(
         acked_halts: dict[str, str] = {}  # fund -> halt id
         acked_orders: dict[str, tuple[str, int]] = {}  # order id -> (stream, sequence)
         async with httpx.AsyncClient(timeout=30) as client:
+            # Each side keeps its last part for after the kill: work must go on across it,
+            # however fast the rest went.
+            killed = asyncio.Event()
 
             async def halts() -> None:
-                for fund in FUNDS:
+                for n, fund in enumerate(FUNDS):
+                    if n == len(FUNDS) - 2:
+                        await killed.wait()
                     try:
                         answer = await request_halt(
                             client,
@@ -155,6 +160,8 @@ async def test_losing_the_stream_leader_loses_nothing_acknowledged(
 
                 ids = [f"ord-{uuid.uuid4().hex[:12]}" for _ in range(ORDERS)]
                 for start in range(0, ORDERS, 20):
+                    if start == ORDERS - 40:
+                        await killed.wait()
                     await asyncio.gather(*(one(i) for i in ids[start : start + 20]), return_exceptions=True)
 
             async def kill_when_busy() -> None:
@@ -166,6 +173,7 @@ async def test_losing_the_stream_leader_loses_nothing_acknowledged(
                 doomed.kill()
                 killed_at.append(time.monotonic())
                 orders_at_kill.append(len(acked_orders))
+                killed.set()
 
             await asyncio.gather(halts(), orders(), kill_when_busy())
             assert not doomed.running
