@@ -21,26 +21,25 @@ import sys
 import termios
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import pytest_asyncio
 from click.testing import CliRunner, Result
-from nats.aio.msg import Msg
 
 from mts1b_operations.cli.main import cli
 from mts1b_operations.client import HaltClient
-from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import Bus, connect_bus
-from mts1b_operations.core.db import create_pool, upgrade_all
-from mts1b_operations.core.operators import add_operator
-from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode, encode
-from mts1b_operations.core.testing import ServiceProcess, start_service
-
-T = TypeVar("T")
+from mts1b_operations.core import testing
+from mts1b_operations.core.bus import Bus
+from mts1b_operations.core.testing import (
+    ServiceProcess,
+    migrated,
+    open_bus,
+    open_pool,
+    register_operators,
+    service_process,
+)
 
 MTS = str(Path(sys.executable).parent / "mts")
 RESPONDER = "fake-oms"
@@ -108,28 +107,20 @@ def funds_file(tmp_path: Path) -> Path:
 
 @pytest_asyncio.fixture
 async def halt_db(database_url: str) -> str:
-    await asyncio.to_thread(upgrade_all, database_url, ["halt"])
-    return database_url
+    return await migrated(database_url, "halt")
 
 
 @pytest_asyncio.fixture
 async def tokens(halt_db: str) -> dict[str, str]:
     """Bearer tokens: alice and bob are operators, vic is a viewer."""
-    pool = await create_pool(halt_db, min_size=1, max_size=1, connect_deadline=10)
-    out: dict[str, str] = {}
-    try:
-        for name, role in (("alice", "operator"), ("bob", "operator"), ("vic", "viewer")):
-            _, out[name] = await add_operator(pool, name, role, created_by="test")  # type: ignore[arg-type]
-    finally:
-        await pool.close()
-    return out
+    async with open_pool(halt_db, max_size=1) as pool:
+        return await register_operators(pool, {"alice": "operator", "bob": "operator", "vic": "viewer"})
 
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    connected = await connect_bus(nats_url, name="cmd-cli-test", connect_deadline=10)
-    yield connected
-    await connected.close()
+    async with open_bus(nats_url, name="cmd-cli-test", ensure_streams=False) as connected:
+        yield connected
 
 
 @pytest.fixture
@@ -144,59 +135,30 @@ async def halt_service(
 ) -> AsyncIterator[ServiceProcess]:
     policy = tmp_path / "halt-policy.yaml"
     policy.write_text(f"oms:\n  expected_responders: {json.dumps(expected_responders)}\n  ack_timeout: 1.0\n")
-    process = await asyncio.to_thread(
-        start_service,
+    async with service_process(
         "mts1b_operations.halt",
         database_url=halt_db,
         nats_url=nats_url,
         log_dir=tmp_path / "logs",
         env={"MTS_FUNDS_FILE": str(funds_file), "MTS_HALT_POLICY_FILE": str(policy)},
-    )
-    yield process
-    await asyncio.to_thread(process.stop)
+    ) as process:
+        yield process
 
 
-@dataclass
-class FakeOms:
-    """Stand-ins for order management: core-NATS responders that ack OMS commands."""
+class FakeOms(testing.FakeOms):
+    """Stand-ins for order management (``core.testing.FakeOms``): ``fake-oms`` unless named, and
+    acks with fixed counts."""
 
-    nats_url: str
-    buses: list[Bus] = field(default_factory=list)
-    received: list[tuple[str, OmsCommand]] = field(default_factory=list)
-
-    async def start(self, name: str = RESPONDER, *, ok: bool = True, silent: bool = False) -> None:
-        """Listen as ``name``; ``silent`` records commands but never acks them."""
-        responder = await connect_bus(self.nats_url, name=f"fake-oms-{name}", connect_deadline=10)
-        self.buses.append(responder)
-
-        async def on_command(msg: Msg) -> None:
-            command = decode(msg.data, OmsCommand)
-            self.received.append((name, command))
-            if silent:
-                return
-            ack = OmsCommandAck(
-                command_id=command.command_id,
-                responder=name,
-                command=command.command,
-                ok=ok,
-                orders_cancelled=ORDERS_CANCELLED,
-                positions_closed=POSITIONS_CLOSED if command.command == "flatten" else 0,
-                error=None if ok else "broker session down",
-                acked_at=datetime.now(UTC),
-            )
-            await msg.respond(encode(ack))
-
-        for command in subjects.OMS_COMMANDS:
-            await responder.nc.subscribe(subjects.oms_command(command), cb=on_command)
-        await responder.nc.flush()
-
-    @property
-    def commands(self) -> list[OmsCommand]:
-        return [command for _, command in self.received]
-
-    async def close(self) -> None:
-        for responder in self.buses:
-            await responder.close()
+    async def start(
+        self,
+        name: str = RESPONDER,
+        *,
+        orders: int = ORDERS_CANCELLED,
+        positions: int = POSITIONS_CLOSED,
+        ok: bool = True,
+        silent: bool = False,
+    ) -> None:
+        await super().start(name, orders=orders, positions=positions, ok=ok, silent=silent)
 
 
 @pytest_asyncio.fixture

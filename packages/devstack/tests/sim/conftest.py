@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -10,18 +9,14 @@ import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
 
-from mts1b_operations.core.bus import Bus, connect_bus
+from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.funds import Fund, FundsRegistry
+from mts1b_operations.core.testing import eventually, open_bus
 
 
 async def until(check: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
     """Bounded poll of a condition that other tasks on this loop (or other processes) make true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {within}s")
-        await asyncio.sleep(0.02)
+    await eventually(check, within=within, what=what)
 
 
 @dataclass(frozen=True)
@@ -46,10 +41,8 @@ class Recorder:
 
 @pytest_asyncio.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    connected = await connect_bus(nats_url, name="sim-test", connect_deadline=10)
-    await connected.ensure_streams()
-    yield connected
-    await connected.close()
+    async with open_bus(nats_url, name="sim-test") as connected:
+        yield connected
 
 
 @pytest_asyncio.fixture

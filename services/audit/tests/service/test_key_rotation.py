@@ -4,58 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
-import pytest_asyncio
 
 from mts1b_operations.audit import check_proof_offline
-from mts1b_operations.audit.bootstrap import close_audit, open_audit, service_spec
+from mts1b_operations.audit.bootstrap import service_spec
 from mts1b_operations.audit.domain import InclusionProof, parse_verifier_key
 from mts1b_operations.audit.entrypoints import chain_of
 from mts1b_operations.core.bus import Bus
-from mts1b_operations.core.runtime import ServiceContext, create_app
-from mts1b_operations.core.settings import Settings, SettingsError
-from mts1b_operations.core.testing import ServiceProcess
+from mts1b_operations.core.settings import SettingsError
+from mts1b_operations.core.testing import RunningService, ServiceProcessError, running_service, start_service
 
 from .conftest import AUDIT, append
 
 RETIRED = "MTS_AUDIT_RETIRED_PUBLIC_KEYS"
-Restart = Callable[..., Awaitable[ServiceContext]]
+Restart = Callable[..., AbstractAsyncContextManager[RunningService]]
 
 
-@pytest_asyncio.fixture
-async def restart(
+@pytest.fixture
+def restart(
     audit_db: str, nats_url: str, pool: asyncpg.Pool, bus: Bus, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Restart]:
-    """``await restart(key_file, retired=...)``: the service's start-up hook with that configuration."""
+) -> Restart:
+    """``async with restart(key_file, retired=...) as service``: the service run with that configuration."""
     monkeypatch.delenv("MTS_AUDIT_EXTRA_SUBJECTS", raising=False)
-    opened: list[ServiceContext] = []
 
-    async def start(key_file: Path, *, retired: str | None = None) -> ServiceContext:
+    def start(key_file: Path, *, retired: str | None = None) -> AbstractAsyncContextManager[RunningService]:
         if retired is None:
             monkeypatch.delenv(RETIRED, raising=False)
         else:
             monkeypatch.setenv(RETIRED, retired)
-        context = ServiceContext(
-            spec=service_spec(),
-            settings=Settings(
-                database_url=audit_db, nats_url=nats_url, service_name="audit", audit_signing_key=key_file
-            ),
+        return running_service(
+            service_spec(),
+            database_url=audit_db,
+            nats_url=nats_url,
             pool=pool,
             bus=bus,
-            instance_id=f"test-{len(opened)}",
+            audit_signing_key=key_file,
         )
-        await open_audit(context)
-        opened.append(context)
-        return context
 
-    yield start
-    for context in opened:
-        await close_audit(context)
+    return start
 
 
 def _key_file(path: Path) -> Path:
@@ -64,31 +57,28 @@ def _key_file(path: Path) -> Path:
     return path
 
 
-def _client(context: ServiceContext, token: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(context))  # type: ignore[arg-type]
-    return httpx.AsyncClient(
-        transport=transport, base_url="http://audit.test", headers={"Authorization": f"Bearer {token}"}
-    )
+def _viewer(service: RunningService, token: str) -> httpx.AsyncClient:
+    return service.client(headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_verify_and_proofs_over_http_keep_working_across_a_rotation(
     restart: Restart, viewer_token: str, tmp_path: Path
 ) -> None:
-    before = await restart(_key_file(tmp_path / "old.key"))
-    await append(chain_of(before), 5)
-    await chain_of(before).checkpoint()
-    async with _client(before, viewer_token) as http:
-        old_vkey = (await http.get("/v1/audit/checkpoints/latest")).json()["verifier_key"]  # step 1
-    await close_audit(before)
+    async with restart(_key_file(tmp_path / "old.key")) as before:
+        await append(chain_of(before.context), 5)
+        await chain_of(before.context).checkpoint()
+        latest = await _viewer(before, viewer_token).get("/v1/audit/checkpoints/latest")  # step 1
+        old_vkey = latest.json()["verifier_key"]
     old_id = old_vkey.split("+")[1]
     retired_file = tmp_path / "retired.vkeys"
     retired_file.write_text(old_vkey + "\n")
 
-    after = await restart(_key_file(tmp_path / "new.key"), retired=str(retired_file))
-    await chain_of(after).checkpoint()
-    await append(chain_of(after), 3)
-    await chain_of(after).checkpoint()
-    async with _client(after, viewer_token) as http:
+    async with restart(_key_file(tmp_path / "new.key"), retired=str(retired_file)) as after:
+        chain = chain_of(after.context)
+        await chain.checkpoint()
+        await append(chain, 3)
+        await chain.checkpoint()
+        http = _viewer(after, viewer_token)
         verified = await http.get("/v1/audit/verify", params={"from_sequence": 0})
         assert verified.status_code == 200, verified.text
         assert verified.json()["ok"] is True
@@ -98,21 +88,12 @@ async def test_verify_and_proofs_over_http_keep_working_across_a_rotation(
     body = proved.json()
     assert body["verifier_key"].split("+")[1] != old_id
     name, new_public = parse_verifier_key(body["verifier_key"])
-    proof = InclusionProof(
-        sequence=body["sequence"],
-        entry_hash=body["entry_hash"],
-        tree_size=body["tree_size"],
-        path=tuple(body["path"]),
-        checkpoint=body["checkpoint"],
-        canonical=body["canonical"],
-    )
+    proof = msgspec.convert(body, InclusionProof)
     assert check_proof_offline(proof, new_public, name).tree_size == 8
 
     # The same service started without the retired key: verify fails and names the old key id.
-    await close_audit(after)
-    forgetful = await restart(tmp_path / "new.key")
-    async with _client(forgetful, viewer_token) as http:
-        broken = await http.get("/v1/audit/verify")
+    async with restart(tmp_path / "new.key") as forgetful:
+        broken = await _viewer(forgetful, viewer_token).get("/v1/audit/verify")
     assert broken.status_code == 409, broken.text
     result = broken.json()
     assert (result["ok"], result["kind"]) == (False, "unknown_key")
@@ -123,23 +104,25 @@ async def test_verify_and_proofs_over_http_keep_working_across_a_rotation(
 async def test_a_bad_retired_key_setting_stops_the_start_up_hook(restart: Restart, tmp_path: Path) -> None:
     key_file = _key_file(tmp_path / "audit.key")
     with pytest.raises(SettingsError, match=f"{RETIRED}: {tmp_path}/audit.key: not text"):
-        await restart(key_file, retired=str(key_file))  # the private seed, not its public key
+        async with restart(key_file, retired=str(key_file)):  # the private seed, not its public key
+            pass
 
 
 async def test_a_bad_retired_key_setting_stops_start_up_naming_the_variable(
     audit_db: str, nats_url: str, signing_key_file: Path, tmp_path: Path
 ) -> None:
-    process = ServiceProcess(
-        AUDIT,
-        env={
-            "MTS_DATABASE_URL": audit_db,
-            "MTS_NATS_URL": nats_url,
-            "MTS_AUDIT_SIGNING_KEY": str(signing_key_file),
-            "MTS_AUDIT_EXTRA_SUBJECTS": None,
-            RETIRED: f"{tmp_path}/missing.vkey",
-        },
-        log_dir=tmp_path,
-    ).start()
-    code = await asyncio.to_thread(process.wait_exit, 30)
-    assert code == 1
-    assert f"{RETIRED}: {tmp_path}/missing.vkey: cannot read the retired public keys" in process.stderr()
+    with pytest.raises(ServiceProcessError) as caught:
+        await asyncio.to_thread(
+            start_service,
+            AUDIT,
+            database_url=audit_db,
+            nats_url=nats_url,
+            log_dir=tmp_path,
+            env={
+                "MTS_AUDIT_SIGNING_KEY": str(signing_key_file),
+                "MTS_AUDIT_EXTRA_SUBJECTS": None,
+                RETIRED: f"{tmp_path}/missing.vkey",
+            },
+        )
+    assert f"{AUDIT} exited with status 1" in str(caught.value)
+    assert f"{RETIRED}: {tmp_path}/missing.vkey: cannot read the retired public keys" in str(caught.value)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import bz2
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,12 @@ class RecordingTransport:
         return [file.name for file in self.handed]
 
 
-@asynccontextmanager
-async def cat_service(
-    *,
+CatApp = AbstractAsyncContextManager[ComplianceApp]
+CatService = Callable[..., CatApp]
+
+
+@pytest.fixture
+def cat_service(
     pool: asyncpg.Pool,
     bus: Bus,
     compliance_db: str,
@@ -78,21 +81,23 @@ async def cat_service(
     cat_funds_file: Path,
     tokens: dict[str, str],
     output_dir: Path,
-    transport: Transport | None = None,
-    **config: Any,
-) -> AsyncIterator[ComplianceApp]:
-    async with running_compliance(
-        pool=pool,
-        bus=bus,
-        database_url=compliance_db,
-        nats_url=nats_url,
-        funds_file=cat_funds_file,
-        tokens=tokens,
-        config=fast_config(output_dir, **config),
-        registry=AdapterRegistry([CatAdapter()]),
-        transport=transport,
-    ) as app:
-        yield app
+) -> CatService:
+    """``async with cat_service(transport=..., **config) as app``: the service filing CAT files."""
+
+    def start(*, transport: Transport | None = None, **config: Any) -> CatApp:
+        return running_compliance(
+            pool=pool,
+            bus=bus,
+            database_url=compliance_db,
+            nats_url=nats_url,
+            funds_file=cat_funds_file,
+            tokens=tokens,
+            config=fast_config(output_dir, **config),
+            registry=AdapterRegistry([CatAdapter()]),
+            transport=transport,
+        )
+
+    return start
 
 
 async def _stored(bus: Bus, pool: asyncpg.Pool, *changes: dict[str, Any]) -> None:
@@ -141,18 +146,9 @@ def _today() -> set[str]:
 
 
 async def test_a_flush_writes_the_data_file_and_its_metadata_file_and_shows_both(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    compliance_db: str,
-    nats_url: str,
-    cat_funds_file: Path,
-    tokens: dict[str, str],
-    output_dir: Path,
+    cat_service: CatService, bus: Bus, pool: asyncpg.Pool, output_dir: Path
 ) -> None:
-    async with cat_service(
-        pool=pool, bus=bus, compliance_db=compliance_db, nats_url=nats_url,
-        cat_funds_file=cat_funds_file, tokens=tokens, output_dir=output_dir,
-    ) as app:  # fmt: skip
+    async with cat_service() as app:
         await _stored(bus, pool, {}, {"symbol": "MSFT"})
         response = await app.post("/v1/compliance/files/flush", {"regime": "cat"})
         assert response.status_code == 200, response.text
@@ -180,20 +176,10 @@ async def test_a_flush_writes_the_data_file_and_its_metadata_file_and_shows_both
 
 
 async def test_a_metadata_file_that_fails_is_retried_with_its_data_file_and_the_same_bytes(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    compliance_db: str,
-    nats_url: str,
-    cat_funds_file: Path,
-    tokens: dict[str, str],
-    output_dir: Path,
+    cat_service: CatService, bus: Bus, pool: asyncpg.Pool, output_dir: Path
 ) -> None:
     transport = RecordingTransport(output_dir, fail_suffix=".meta.json")
-    async with cat_service(
-        pool=pool, bus=bus, compliance_db=compliance_db, nats_url=nats_url,
-        cat_funds_file=cat_funds_file, tokens=tokens, output_dir=output_dir,
-        transport=transport, submit_attempts=1,
-    ) as app:  # fmt: skip
+    async with cat_service(transport=transport, submit_attempts=1) as app:
         await _stored(bus, pool, {})
         (file,) = (await app.post("/v1/compliance/files/flush", {})).json()["items"]
         data_name, meta_name = file["name"], file["metadata_name"]
@@ -223,20 +209,10 @@ async def test_a_metadata_file_that_fails_is_retried_with_its_data_file_and_the_
 
 
 async def test_a_data_file_that_fails_holds_its_metadata_file_back_until_it_went(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    compliance_db: str,
-    nats_url: str,
-    cat_funds_file: Path,
-    tokens: dict[str, str],
-    output_dir: Path,
+    cat_service: CatService, bus: Bus, pool: asyncpg.Pool, output_dir: Path
 ) -> None:
     transport = RecordingTransport(output_dir, fail_suffix=".json.bz2")
-    async with cat_service(
-        pool=pool, bus=bus, compliance_db=compliance_db, nats_url=nats_url,
-        cat_funds_file=cat_funds_file, tokens=tokens, output_dir=output_dir,
-        transport=transport, submit_attempts=2,
-    ) as app:  # fmt: skip
+    async with cat_service(transport=transport, submit_attempts=2) as app:
         await _stored(bus, pool, {})
         (file,) = (await app.post("/v1/compliance/files/flush", {})).json()["items"]
         assert (file["status"], file["attempts"]) == ("submitted", 2)
@@ -245,18 +221,9 @@ async def test_a_data_file_that_fails_holds_its_metadata_file_back_until_it_went
 
 
 async def test_files_of_two_trading_days_cut_the_same_day_get_distinct_file_numbers(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    compliance_db: str,
-    nats_url: str,
-    cat_funds_file: Path,
-    tokens: dict[str, str],
-    output_dir: Path,
+    cat_service: CatService, bus: Bus, pool: asyncpg.Pool, output_dir: Path
 ) -> None:
-    async with cat_service(
-        pool=pool, bus=bus, compliance_db=compliance_db, nats_url=nats_url,
-        cat_funds_file=cat_funds_file, tokens=tokens, output_dir=output_dir,
-    ) as app:  # fmt: skip
+    async with cat_service() as app:
         await _stored(bus, pool, {"ts": T0}, {"ts": T0 + timedelta(days=1)})  # Monday, Tuesday
         files = (await app.post("/v1/compliance/files/flush", {})).json()["items"]
         assert [(f["trade_date"], f["sequence"], f["status"]) for f in files] == [

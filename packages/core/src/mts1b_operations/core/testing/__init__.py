@@ -11,19 +11,22 @@
 - ``record_property(SUMMARY_PROPERTY, text)``: figures printed at the end of the run, pass or fail.
 - ``reference_file(...)``: a file of the workspace's shared reference data (../shared/reference).
 - ``ServiceProcess`` / ``start_service``: a service run as ``python -m mts1b_operations.<pkg>``,
-  polled over HTTP until ready.
+  polled over HTTP until ready; ``service_process(...)``: the same in an async test, stopped on exit.
 - ``running_service(spec, database_url=, nats_url=)``: the service in the test's event loop (hooks,
   outbox relay, consumers, the app behind an httpx client), drained on exit (``RunningService``).
 - ``migrated`` / ``open_pool`` / ``open_bus`` / ``register_operators``: a test's migrated database,
   its pool and bus (closed on exit), and operators with their bearer tokens.
+- ``FakeOms(nats_url)``: order-management responders that record and ack every OMS command.
 """
 
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
 
 from ._connections import CONNECT_DEADLINE, migrated, open_bus, open_pool
+from ._fake_oms import FakeOms
 from ._in_process import RunningService, running_service
 from ._isolation import database_url, nats_url
 from ._operators import register_operators
+from ._process_context import service_process
 from ._reference import REFERENCE_DIR_ENV, reference_file
 from ._servers import (
     SharedNats,
@@ -43,6 +46,7 @@ __all__ = [
     "SUMMARY_PROPERTY",
     "EmbeddedNats",
     "EmbeddedPostgres",
+    "FakeOms",
     "HttpAnswer",
     "RunningService",
     "ServiceProcess",
@@ -62,6 +66,7 @@ __all__ = [
     "restartable_nats",
     "restartable_postgres",
     "running_service",
+    "service_process",
     "shared_nats",
     "shared_postgres",
     "start_service",
