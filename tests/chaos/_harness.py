@@ -90,10 +90,12 @@ async def _drive(
                 ("watchdogs", watchdogs.run),
             ):
                 tasks.append(asyncio.create_task(runner(stop), name=f"chaos-{name}"))
+            # The run asserts each kind of operation went through at least once: the first of each
+            # before any fault, so no fault schedule (or slow start) can leave one kind without.
             await eventually(
-                lambda: probes.acked and halts.acked,
+                lambda: probes.acked and halts.acked and halts.resumed,
                 within=60,
-                what="a first audit append and halt",
+                what="a first audit append, halt and cosigned resume",
                 poll=0.1,
             )
             window_start = clock()

@@ -100,32 +100,50 @@ async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
         assert "re-sent in the background" in report["detail"]
         assert app.service.pending_resends == 1
 
-        restartable_nats.start()
         received: list[OmsCommand] = []
-        oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
+
+        async def on_command(msg: Msg) -> None:
+            command = decode(msg.data, OmsCommand)
+            received.append(command)
+            ack = OmsCommandAck(
+                command_id=command.command_id,
+                responder="fake-oms",
+                command=command.command,
+                ok=True,
+                orders_cancelled=3,
+                acked_at=datetime.now(UTC),
+            )
+            await msg.respond(encode(ack))
+
+        oms: Bus | None = None
         try:
-
-            async def on_command(msg: Msg) -> None:
-                command = decode(msg.data, OmsCommand)
-                received.append(command)
-                ack = OmsCommandAck(
-                    command_id=command.command_id,
-                    responder="fake-oms",
-                    command=command.command,
-                    ok=True,
-                    orders_cancelled=3,
-                    acked_at=datetime.now(UTC),
-                )
-                await msg.respond(encode(ack))
-
-            await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=on_command)
-            await oms.nc.flush()
+            # The re-send goes out as soon as the service's bus is back, and one that reaches no
+            # OMS is not sent again: so the fake OMS must listen before it goes. Each attempt
+            # reads its halt first; held on a lock of the halts table until the OMS listens.
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("LOCK TABLE halts IN ACCESS EXCLUSIVE MODE")
+                await eventually(lambda: _waiting_for_halts(conn), what="a re-send attempt held on the lock")
+                restartable_nats.start()
+                oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
+                await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=on_command)
+                await oms.nc.flush()
 
             async def re_sent_and_done() -> bool:
                 return bool(received) and app.service.pending_resends == 0
 
             await eventually(re_sent_and_done, within=30, what="the cancel_all re-sent to the OMS")
         finally:
-            await oms.close()
+            if oms is not None:
+                await oms.close()
         assert received[0].command == "cancel_all"
         assert received[0].fund_ids == ["paper-momentum"]
+
+
+async def _waiting_for_halts(conn: asyncpg.pool.PoolConnectionProxy) -> bool:
+    """Another session of this database waits for a lock on the halts table."""
+    return bool(
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'halts'::regclass "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+    )
