@@ -312,5 +312,5 @@ async def test_reads_are_retried_on_503_but_a_flush_is_sent_once() -> None:
 async def test_an_answer_of_the_wrong_shape_is_unexpected() -> None:
     client, _ = compliance(answer(200, {"items": [{"id": "seven"}]}))
     async with client:
-        with pytest.raises(UnexpectedResponseError, match="ReportPage"):
+        with pytest.raises(UnexpectedResponseError, match="ReportList"):  # ReportPage is core.ReportList
             await client.reports()

@@ -13,17 +13,34 @@ Every call needs a token of role viewer or higher. Example::
             print("broken at", report.sequence, report.reason)
         proof = await audit.proof(trail.entries[0].sequence)
         check_audit_proof(proof, verifier_key=PINNED_KEY)   # offline; raises ProofCheckError
+
+The answer types are core's wire shapes (``mts1b_operations.core.schemas.audit_api``, named there
+as in the service's OpenAPI schema: :class:`AuditRecord` is ``EntryView``, :class:`AuditTrail`
+``TrailView``, :class:`AuditPage` ``EntriesPage``, :class:`AuditProof` ``ProofView``,
+:class:`AuditCheckpointInfo` ``CheckpointView``), the Structs the service itself encodes; unknown
+fields from a newer service are ignored. :class:`AuditVerification` is the SDK's one view of the
+service's two verify answers, ``VerifyIntact`` and ``VerifyBroken``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import msgspec
+
+from mts1b_operations.core.schemas.audit_api import (
+    CheckpointView,
+    DrillReportRecorded,
+    EntriesPage,
+    EntryView,
+    ProofView,
+    TrailView,
+    VerifyBroken,
+    VerifyIntact,
+    VerifyProgress,
+)
 
 from ._errors import (
     ConflictError,
@@ -56,41 +73,26 @@ VerifyProgressCallback = Callable[[int, int], object]
 """``progress(verified, total)``: entries checked so far, of those from ``from_sequence`` to the head."""
 
 
-class AuditRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One entry of the chain as the service stores it; ``canonical`` is what ``hash`` covers."""
-
-    sequence: int
-    timestamp: datetime
-    timestamp_us: int
-    actor: str
-    action: str
-    subject_id: str
-    data: dict[str, Any]
-    prev_hash: str
-    hash: str
-    canonical: str
-
-    def hash_matches(self) -> bool:
-        """Whether ``hash`` is the SHA-256 of ``canonical`` (checked here, not by the service)."""
-        return hashlib.sha256(self.canonical.encode("utf-8")).hexdigest() == self.hash
-
-
-class AuditTrail(msgspec.Struct, frozen=True, kw_only=True):
-    subject_id: str
-    count: int
-    entries: list[AuditRecord]
-
-
-class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
-    from_sequence: int
-    limit: int
-    count: int
-    entries: list[AuditRecord]
-    next_from_sequence: int | None
+AuditRecord = EntryView
+"""One entry of the chain as the service stores it (the service's ``EntryView``); ``canonical`` is
+what ``hash`` covers, and :meth:`~EntryView.hash_matches` checks it here."""
+AuditTrail = TrailView
+"""Every entry about one subject, oldest first (the service's ``TrailView``)."""
+AuditPage = EntriesPage
+"""A page of the chain; ``next_from_sequence`` continues it (the service's ``EntriesPage``)."""
+AuditProof = ProofView
+"""An inclusion proof (the service's ``ProofView``); check it offline with :func:`check_audit_proof`."""
+AuditCheckpointInfo = CheckpointView
+"""The latest signed checkpoint and its verifier key (the service's ``CheckpointView``)."""
 
 
 class AuditVerification(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome of a verification: ``ok``, or the first bad ``sequence`` and the ``reason``."""
+    """The outcome of a verification: ``ok``, or the first bad ``sequence`` and the ``reason``.
+
+    One type for the service's two answers, :class:`VerifyIntact` (the ``verified`` / ``head_*`` /
+    ``checkpoint_tree_size`` fields) and :class:`VerifyBroken` (``sequence``, ``reason``,
+    ``kind``), which are decoded as they are and turned into this by :meth:`of`.
+    """
 
     ok: bool
     from_sequence: int
@@ -102,49 +104,31 @@ class AuditVerification(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
     kind: str | None = None
 
-
-class AuditProof(msgspec.Struct, frozen=True, kw_only=True):
-    """An inclusion proof; check it offline with :func:`check_audit_proof`."""
-
-    sequence: int
-    entry_hash: str
-    tree_size: int
-    path: list[str]
-    checkpoint: str
-    canonical: str | None
-    verifier_key: str
-
-
-class AuditCheckpointInfo(msgspec.Struct, frozen=True, kw_only=True):
-    tree_size: int
-    sequence: int
-    head_hash: str
-    merkle_root: str
-    note: str
-    key_id: str
-    signed_at: datetime
-    verifier_key: str
-
-
-class DrillReportRecorded(msgspec.Struct, frozen=True, kw_only=True):
-    """A drill report's hash in the chain: the entry (``sequence``, ``entry_hash``) that holds it."""
-
-    drill_id: str
-    report_sha256: str
-    recorded_by: str
-    sequence: int
-    entry_hash: str
-    created: bool
-    """False when the drill's report was already recorded (a retry)."""
-
-
-class _Progress(msgspec.Struct, frozen=True):
-    verified: int
-    total: int
+    @classmethod
+    def of(cls, answer: VerifyIntact | VerifyBroken) -> AuditVerification:
+        """The verification the service's answer reports."""
+        if isinstance(answer, VerifyBroken):
+            return cls(
+                ok=False,
+                from_sequence=answer.from_sequence,
+                sequence=answer.sequence,
+                reason=answer.reason,
+                kind=answer.kind,
+            )
+        return cls(
+            ok=True,
+            from_sequence=answer.from_sequence,
+            verified=answer.verified,
+            head_sequence=answer.head_sequence,
+            head_hash=answer.head_hash,
+            checkpoint_tree_size=answer.checkpoint_tree_size,
+        )
 
 
 class _StreamLine(msgspec.Struct, frozen=True):
-    progress: _Progress | None = None
+    """Any line of the verify stream, to tell which it is: progress, a result (``ok``) or an error."""
+
+    progress: VerifyProgress | None = None
     ok: bool | None = None
     status_code: int | None = None
     detail: str | None = None
@@ -204,13 +188,18 @@ class AuditClient(ServiceClient):
         if progress is not None:
             return await self._verify_streaming(from_sequence, progress)
         try:
-            return await self.get(
-                "/v1/audit/verify", AuditVerification, params={"from_sequence": from_sequence}
-            )
+            intact = await self.get("/v1/audit/verify", VerifyIntact, params={"from_sequence": from_sequence})
         except ConflictError as exc:
             if isinstance(exc.body, dict) and exc.body.get("ok") is False:
-                return msgspec.convert(exc.body, AuditVerification)
+                try:
+                    return AuditVerification.of(msgspec.convert(exc.body, VerifyBroken))
+                except msgspec.ValidationError as invalid:
+                    raise UnexpectedResponseError(
+                        f"GET /v1/audit/verify answered 409 with a body not a VerifyBroken: {invalid}",
+                        status=409,
+                    ) from invalid
             raise
+        return AuditVerification.of(intact)
 
     async def proof(self, sequence: int) -> AuditProof:
         """The inclusion proof of entry ``sequence`` (NotFoundError when it does not exist)."""
@@ -268,7 +257,9 @@ class AuditClient(ServiceClient):
             detail = line.detail or "the verification did not finish"
             raise cls(line.status_code, detail, code=code, method="GET", url=where, body=last.decode())
         try:
-            return msgspec.json.decode(last, type=AuditVerification)
+            if line.ok:
+                return AuditVerification.of(msgspec.json.decode(last, type=VerifyIntact))
+            return AuditVerification.of(msgspec.json.decode(last, type=VerifyBroken))
         except msgspec.ValidationError as exc:
             raise UnexpectedResponseError(
                 f"{where}: the result is not a verification: {exc}", status=200

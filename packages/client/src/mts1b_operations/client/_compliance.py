@@ -18,15 +18,28 @@ report that is not rejected or failed is :class:`~._errors.ConflictError`; a rep
 leaves problems is :class:`~._errors.BadRequestError` whose ``field`` names the first one (the
 service's full list is in ``body``; :func:`repair_problems` reads it). Reads need role viewer,
 repairs and flushes role operator.
+
+The answer types (:class:`ReportView`, :class:`ReportPage`, :class:`ReportProblem`,
+:class:`ReportFileView`) are core's wire shapes (``mts1b_operations.core.schemas.compliance_api``,
+where they are named as in the service's OpenAPI schema: ``ReportList``, ``ProblemView``,
+``FileView``), the Structs the service itself encodes; unknown fields from a newer service are
+ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+from mts1b_operations.core.schemas.compliance_api import (
+    FileList,
+    FileView,
+    ProblemView,
+    ReportList,
+    ReportView,
+)
 
 from ._config import ClientConfig
 from ._errors import ApiError, ConfigurationError
@@ -47,78 +60,15 @@ __all__ = [
 ]
 
 
-class ReportProblem(msgspec.Struct, frozen=True, kw_only=True):
-    """Why a report cannot be filed: the specification's field and what is wrong with it."""
-
-    field: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.problem}"
-
-
-class ReportView(msgspec.Struct, frozen=True, kw_only=True):
-    """One stored regulatory report (unknown fields from a newer service are ignored).
-
-    ``status``: rejected (a required field is missing or malformed, see ``problems``), pending
-    (valid, waiting for a file), filed, submitted, accepted, failed, or superseded (replaced by
-    a repair, whose ``repaired_from`` points back here).
-    """
-
-    id: int
-    regime: str
-    fund_id: str
-    event_type: str
-    report_key: str
-    order_id: str
-    source_event_id: str
-    trade_date: date
-    event_time: datetime
-    status: str
-    problems: list[ReportProblem] = []
-    record: dict[str, Any] = {}
-    file_id: int | None = None
-    repaired_from: int | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ReportPage(msgspec.Struct, frozen=True, kw_only=True):
-    """A page of reports, oldest first; ``next_after_id`` continues it (None: this was the last)."""
-
-    items: list[ReportView]
-    next_after_id: int | None = None
-
-
-class ReportFileView(msgspec.Struct, frozen=True, kw_only=True):
-    """One file of reports as cut for a regime, fund and trade date, and its submission state.
-
-    ``deadline`` is when the regulator must have it (CAT: T+1 08:00 ET); ``overdue`` when that
-    passed before it was submitted.
-    """
-
-    id: int
-    regime: str
-    fund_id: str
-    name: str
-    trade_date: date
-    sequence: int
-    record_count: int
-    sha256: str
-    deadline: datetime | None = None
-    status: str
-    attempts: int = 0
-    last_error: str | None = None
-    submitted_at: datetime | None = None
-    created_at: datetime
-    overdue: bool = False
-    metadata_name: str | None = None
-    """The metadata file delivered right after this one (CAT: ``<name>.meta.json``), if any."""
-    metadata_sha256: str | None = None
-
-
-class _FileList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[ReportFileView]
+ReportProblem = ProblemView
+"""Why a report cannot be filed (the service's ``ProblemView``); ``str()`` reads ``field: problem``."""
+ReportPage = ReportList
+"""A page of reports, oldest first; ``next_after_id`` continues it (None: this was the last)."""
+ReportFileView = FileView
+"""One file of reports as cut for a regime, fund and trade date, and its submission state (the
+service's ``FileView``): ``deadline`` is when the regulator must have it (CAT: T+1 08:00 ET),
+``overdue`` whether that passed before it was submitted, ``metadata_name`` / ``metadata_sha256``
+the metadata file delivered right after it (CAT: ``<name>.meta.json``), if any."""
 
 
 def repair_problems(error: ApiError) -> list[ReportProblem]:
@@ -211,9 +161,9 @@ class ComplianceClient(ServiceClient):
     ) -> list[ReportFileView]:
         """The report files matching the filters, with their deadline and submission state."""
         params = {"fund_id": fund_id, "regime": regime, "status": status}
-        return (await self.get("/v1/compliance/files", _FileList, params=params)).items
+        return (await self.get("/v1/compliance/files", FileList, params=params)).items
 
     async def flush(self, *, fund_id: str | None = None, regime: str | None = None) -> list[ReportFileView]:
         """Cut files now from every pending valid report (of ``fund_id`` / ``regime``); the files cut."""
         body = {"fund_id": fund_id, "regime": regime}
-        return (await self.post("/v1/compliance/files/flush", _FileList, body=body)).items
+        return (await self.post("/v1/compliance/files/flush", FileList, body=body)).items

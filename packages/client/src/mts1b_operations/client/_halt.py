@@ -15,19 +15,30 @@ Example::
 Errors are the SDK's tree: a refused resume is :class:`~._errors.PermissionDeniedError` (a
 cosigner who is no operator, a firm resume without a second operator) or
 :class:`~._errors.ConflictError` (the triggering watchdog still alerts, nothing to resume),
-with ``code`` and ``field`` saying why. The types below mirror the service's answers (unknown
-fields from a newer service are ignored).
+with ``code`` and ``field`` saying why. The answer types (:class:`Halt`, :class:`HaltAnswer`,
+:class:`HaltStatus`, :class:`ResumeAnswer`, :class:`ResumePreflight`, :class:`ResumeResult`,
+:class:`OmsCommandOutcome`, :class:`OmsCommandReport`) are core's wire shapes
+(``mts1b_operations.core.schemas.halt_api``), the Structs the service itself encodes; unknown
+fields from a newer service are ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-import msgspec
-
-from mts1b_operations.core.schemas import HaltMode, HaltSeverity, OmsCommandAck, OmsCommandName
+from mts1b_operations.core.schemas import HaltMode, HaltSeverity
+from mts1b_operations.core.schemas.halt_api import (
+    Halt,
+    HaltAnswer,
+    HaltList,
+    HaltStatus,
+    OmsCommandOutcome,
+    OmsCommandReport,
+    Preflight,
+    ResumeAnswer,
+    ResumeResult,
+)
 
 from ._config import ClientConfig
 from ._http import ServiceClient
@@ -50,108 +61,8 @@ __all__ = [
 ]
 
 
-class Halt(msgspec.Struct, frozen=True, kw_only=True):
-    """A halt: in force while ``active``; ``scope`` is ``firm``, ``fund.<id>`` or ``strategy.<id>``."""
-
-    halt_id: str
-    scope: str
-    severity: HaltSeverity
-    mode: HaltMode
-    fund_id: str | None
-    strategy_id: str | None
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    triggered_by_watchdog: str | None = None
-    watchdog_subject_id: str | None = None
-    request_count: int = 1
-    active: bool = True
-    resumed_at: datetime | None = None
-    resumed_by: str | None = None
-    cosigned_by: str | None = None
-    resume_reason: str | None = None
-    forced: bool = False
-
-
-class HaltStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """Whether a scope may trade: the halts in force on it (own and inherited), broadest first."""
-
-    scope: str
-    halted: bool
-    halts: list[Halt]
-    since: datetime | None
-
-
-class ResumeResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The halt lifted; ``still_halted`` when a broader halt keeps the scope stopped (``halted_by``)."""
-
-    resumed: Halt
-    still_halted: bool
-    halted_by: list[Halt]
-    message: str
-
-
-class ResumePreflight(msgspec.Struct, frozen=True, kw_only=True):
-    """What a resume of a scope would meet: the halt it lifts, the watchdog, what it needs."""
-
-    scope: str
-    halt: Halt | None
-    inherited: list[Halt]
-    watchdog: str | None
-    watchdog_subject_id: str | None
-    watchdog_firing: bool
-    needs_force: bool
-    needs_two_operators: bool
-    message: str
-
-
-class OmsCommandOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """The acks of an OMS command: who answered, who was expected and stayed silent, totals."""
-
-    command_id: str
-    command: OmsCommandName
-    fund_ids: list[str]
-    paper_only: bool
-    acks: list[OmsCommandAck]
-    expected_responders: list[str]
-    missing: list[str]
-    failed: list[str]
-    no_responders: bool
-    timed_out: bool
-    invalid_replies: int
-    orders_cancelled: int
-    positions_closed: int
-    elapsed: float
-    complete: bool
-
-
-class OmsCommandReport(msgspec.Struct, frozen=True, kw_only=True):
-    """The OMS command a halt's mode called for (``sent``), or why none was sent (``detail``)."""
-
-    sent: bool
-    detail: str
-    outcome: OmsCommandOutcome | None = None
-
-
-class HaltAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    """The answer to a halt request: a new halt (``created``) or the one already in force."""
-
-    outcome: Literal["created", "already_halted"]
-    message: str
-    halt: Halt
-    oms_command: OmsCommandReport
-
-
-class ResumeAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    """The answer to a resume: the result and what the pre-flight check found before it."""
-
-    result: ResumeResult
-    preflight: ResumePreflight
-
-
-class _HaltList(msgspec.Struct, frozen=True, kw_only=True):
-    halts: list[Halt]
-    count: int
+ResumePreflight = Preflight
+"""What a resume of a scope would meet (the service's ``Preflight``, the name the SDK has always used)."""
 
 
 class HaltClient(ServiceClient):
@@ -207,8 +118,8 @@ class HaltClient(ServiceClient):
         return await self.post("/v1/halts/resume", ResumeAnswer, body=body, headers=headers)
 
     async def list_active(self) -> list[Halt]:
-        """Every halt in force, broadest first."""
-        return (await self.get("/v1/halts", _HaltList)).halts
+        """Every halt in force, oldest first."""
+        return (await self.get("/v1/halts", HaltList)).halts
 
     async def status(self, fund_id: str | None = None, strategy_id: str | None = None) -> HaltStatus:
         """Whether the fund / strategy (or, naming neither, the firm) is halted, by what, since when."""
@@ -218,7 +129,7 @@ class HaltClient(ServiceClient):
 
     async def history(self, limit: int = 100) -> list[Halt]:
         """The latest halts, active or resumed, newest first."""
-        return (await self.get("/v1/halts/history", _HaltList, params={"limit": limit})).halts
+        return (await self.get("/v1/halts/history", HaltList, params={"limit": limit})).halts
 
     async def preflight(self, scope: str = "firm") -> ResumePreflight:
         """What a resume of ``scope`` would meet (is the triggering watchdog still alerting?)."""

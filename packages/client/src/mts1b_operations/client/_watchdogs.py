@@ -15,15 +15,20 @@ Example::
 Errors are the SDK's tree: an unknown watchdog is :class:`~._errors.NotFoundError` (its message
 lists the valid names), a parameter out of range or unknown is :class:`~._errors.BadRequestError`
 with ``field`` naming it. Changes need role operator, reads role viewer.
+
+The answer types (:class:`WatchdogView`, :class:`WatchdogFiringSubject`) are core's wire shapes
+(``mts1b_operations.core.schemas.watchdogs_api``, where the latter is ``FiringSubject`` as in the
+service's OpenAPI schema), the Structs the service itself encodes; unknown fields from a newer
+service are ignored.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import msgspec
+from mts1b_operations.core.schemas.watchdogs_api import FiringSubject, WatchdogList, WatchdogView
 
 from ._config import ClientConfig
 from ._http import ServiceClient
@@ -36,45 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["WatchdogFiringSubject", "WatchdogView", "WatchdogsClient"]
 
 
-class WatchdogFiringSubject(msgspec.Struct, frozen=True, kw_only=True):
-    """A subject whose alert fires; ``notified`` is False while a pause or an inhibition holds it back."""
-
-    subject_id: str
-    since: datetime | None = None
-    notified: bool = True
-    value: float | None = None
-    threshold: float | None = None
-    message: str | None = None
-    episode: str | None = None
-
-
-class WatchdogView(msgspec.Struct, frozen=True, kw_only=True):
-    """One watchdog as the service shows it (unknown fields from a newer service are ignored)."""
-
-    name: str
-    kind: str
-    alert_subject: str
-    inputs: str
-    status: Literal["running", "paused"]
-    params: dict[str, Any]
-    overrides: dict[str, Any]
-    active: bool
-    paused_until: datetime | None = None
-    paused_by: str | None = None
-    pause_reason: str | None = None
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    evaluations: int = 0
-    last_value: float | None = None
-    last_subject: str | None = None
-    last_evaluated_at: datetime | None = None
-    last_alert_at: datetime | None = None
-    firing: list[WatchdogFiringSubject] = []
-
-
-class _WatchdogList(msgspec.Struct, frozen=True, kw_only=True):
-    watchdogs: list[WatchdogView]
-    count: int
+WatchdogFiringSubject = FiringSubject
+"""A subject whose alert fires (the service's ``FiringSubject``); ``notified`` is False while a
+pause or an inhibition holds it back."""
 
 
 def _path(name: str, suffix: str = "") -> str:
@@ -93,7 +62,7 @@ class WatchdogsClient(ServiceClient):
 
     async def list_watchdogs(self) -> list[WatchdogView]:
         """Every watchdog: parameters, pause, latest evaluation, firing subjects."""
-        return (await self.get("/v1/watchdogs", _WatchdogList)).watchdogs
+        return (await self.get("/v1/watchdogs", WatchdogList)).watchdogs
 
     async def show(self, name: str) -> WatchdogView:
         return await self.get(_path(name), WatchdogView)

@@ -6,7 +6,8 @@ the first answer only): every order management system listening answers with an
 responder has answered or the timeout has passed. Without a list of expected responders it
 gathers until the timeout, so configure the list (``oms.expected_responders`` in the policy
 file) to get the answer as soon as everyone has acked. When nobody subscribes to the subject,
-the server says so at once (no-responders status) and the outcome reports it.
+the server says so at once (no-responders status) and the outcome reports it. The outcome,
+:class:`OmsCommandOutcome`, is core's wire shape (``core.schemas.halt_api``, re-exported here).
 
 The halt service sends these when a halt's mode is ``cancel_open`` (cancel_all) or ``flatten``,
 and on an operator's behalf for the CLI's ``cancel-all`` and ``flatten-paper``.
@@ -23,7 +24,6 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-import msgspec
 import nats.errors
 from nats.aio.msg import Msg
 
@@ -38,6 +38,7 @@ from mts1b_operations.core.schemas import (
     decode,
     encode,
 )
+from mts1b_operations.core.schemas.halt_api import OmsCommandOutcome
 
 from .domain import Halt
 
@@ -60,33 +61,6 @@ DEFAULT_ACK_TIMEOUT: Final = 5.0
 MAX_ACK_TIMEOUT: Final = 120.0
 _NO_RESPONDERS: Final = "503"
 _STATUS_HEADER: Final = "Status"
-
-
-class OmsCommandOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """What came back for one command: each responder's ack and who stayed silent."""
-
-    command_id: str
-    command: OmsCommandName
-    fund_ids: list[str]
-    paper_only: bool
-    acks: list[OmsCommandAck]
-    """One per responder (the first it sent), in arrival order."""
-    expected_responders: list[str]
-    missing: list[str]
-    """Expected responders that did not ack before the timeout."""
-    failed: list[str]
-    """Responders that acked with ``ok: false`` (their ``error`` says why)."""
-    no_responders: bool
-    """Nobody was subscribed to the command's subject."""
-    timed_out: bool
-    """The wait ended by the timeout rather than by every expected responder answering."""
-    invalid_replies: int
-    """Replies that were not an ack of this command (logged, not counted)."""
-    orders_cancelled: int
-    positions_closed: int
-    elapsed: float
-    complete: bool
-    """Someone answered, every expected responder acked and no ack reported a failure."""
 
 
 def build_oms_command(

@@ -14,7 +14,8 @@ Decode errors are :class:`SchemaError`, whose message starts with the field path
 
 HTTP answers that a service and the SDK share live in submodules, imported by name (their
 Structs may reuse payload names): :mod:`~mts1b_operations.core.schemas.marketdata_api`,
-:mod:`~mts1b_operations.core.schemas.halt_api`.
+:mod:`~mts1b_operations.core.schemas.halt_api`, :mod:`~mts1b_operations.core.schemas.compliance_api`,
+:mod:`~mts1b_operations.core.schemas.watchdogs_api`, :mod:`~mts1b_operations.core.schemas.audit_api`.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from ._servers import (
 )
 from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, start_service
 from ._summaries import SUMMARY_PROPERTY, pytest_terminal_summary
+from ._templates import match_template
 from ._waiting import eventually
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "database_url",
     "eventually",
     "free_port",
+    "match_template",
     "migrated",
     "nats_url",
     "open_bus",

@@ -33,6 +33,7 @@ from mts1b_operations.core.runtime import (
     current_operator,
     requires_role,
 )
+from mts1b_operations.core.schemas.audit_api import DrillReportRecorded
 
 from .http import EXCEPTION_HANDLERS, chain_of
 
@@ -58,16 +59,6 @@ class DrillReportBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     funds: Annotated[list[_FundId], msgspec.Meta(max_length=1000)] = []
     """The funds the drill halted."""
     report_name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] = "report.json"
-
-
-class DrillReportRecorded(msgspec.Struct, frozen=True, kw_only=True):
-    drill_id: str
-    report_sha256: str
-    recorded_by: str
-    sequence: int
-    entry_hash: str
-    created: bool
-    """False when this drill's report was already recorded (a retry)."""
 
 
 class DrillReportController(Controller):

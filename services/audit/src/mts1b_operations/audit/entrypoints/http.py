@@ -54,6 +54,7 @@ from ._schemas import (
     VerifyBroken,
     VerifyIntact,
     VerifyProgress,
+    VerifyProgressLine,
     entry_view,
     proof_view,
 )
@@ -199,14 +200,14 @@ async def _verify(
 
 async def _verify_lines(chain: AuditChain, from_sequence: int, total: int) -> AsyncIterator[bytes]:
     progress: asyncio.Queue[VerifyProgress] = asyncio.Queue()
-    yield _ENCODER.encode({"progress": VerifyProgress(verified=0, total=total)}) + b"\n"
+    yield _ENCODER.encode(VerifyProgressLine(progress=VerifyProgress(verified=0, total=total))) + b"\n"
     task = asyncio.create_task(_verify(chain, from_sequence, progress))
     try:
         while not task.done() or not progress.empty():
             getter = asyncio.ensure_future(progress.get())
             await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
-                yield _ENCODER.encode({"progress": getter.result()}) + b"\n"
+                yield _ENCODER.encode(VerifyProgressLine(progress=getter.result())) + b"\n"
             else:
                 getter.cancel()
         result: VerifyIntact | VerifyBroken | ErrorBody

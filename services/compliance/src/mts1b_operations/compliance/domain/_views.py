@@ -2,17 +2,24 @@
 
 Pure data: the Postgres adapter fills these from rows; :func:`report_fact` / :func:`file_fact`
 turn them into the payloads on ``mts.v1.operations.compliance.*`` that land in the audit chain.
+The views are core's wire shapes (``core.schemas.compliance_api``, re-exported here), the
+Structs the SDK decodes into.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Final, Literal, get_args
-
-import msgspec
+from datetime import datetime
+from typing import Final, Literal, get_args
 
 from mts1b_operations.core import subjects
 from mts1b_operations.core.schemas import ComplianceFileFact, ComplianceProblem, ComplianceReportFact
+from mts1b_operations.core.schemas.compliance_api import (
+    FileStatus,
+    FileView,
+    ProblemView,
+    ReportStatusInStore,
+    ReportView,
+)
 
 __all__ = [
     "FILE_STATUSES",
@@ -29,67 +36,9 @@ __all__ = [
     "report_fact_event_id",
 ]
 
-ReportStatusInStore = Literal["rejected", "pending", "filed", "submitted", "accepted", "failed", "superseded"]
-"""``pending``: valid, waiting for the next cut; ``filed``: in a file not yet submitted;
-``failed``: refused by the regulator after submission (repairable, like ``rejected``)."""
-FileStatus = Literal["pending", "submitted", "failed"]
-
 REPORT_STATUSES: Final[tuple[str, ...]] = get_args(ReportStatusInStore)
 FILE_STATUSES: Final[tuple[str, ...]] = get_args(FileStatus)
 REPAIRABLE_STATUSES: Final[frozenset[str]] = frozenset({"rejected", "failed"})
-
-
-class ProblemView(msgspec.Struct, frozen=True, kw_only=True):
-    field: str
-    """The specification's field name."""
-    problem: str
-
-
-class ReportView(msgspec.Struct, frozen=True, kw_only=True):
-    """One stored regulatory report."""
-
-    id: int
-    regime: str
-    fund_id: str
-    event_type: str
-    report_key: str
-    order_id: str
-    source_event_id: str
-    trade_date: date
-    event_time: datetime
-    status: ReportStatusInStore
-    problems: list[ProblemView]
-    record: dict[str, Any]
-    """The record by the specification's field names, as filed."""
-    file_id: int | None
-    repaired_from: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class FileView(msgspec.Struct, frozen=True, kw_only=True):
-    """One submission file (with its metadata file, when the regime has one) and the transport's
-    outcome: ``submitted`` once both went."""
-
-    id: int
-    regime: str
-    fund_id: str
-    name: str
-    trade_date: date
-    sequence: int
-    record_count: int
-    sha256: str
-    deadline: datetime
-    status: FileStatus
-    attempts: int
-    last_error: str | None
-    submitted_at: datetime | None
-    created_at: datetime
-    overdue: bool
-    """Not submitted and past its regulatory deadline."""
-    metadata_name: str | None = None
-    """The metadata file submitted right after this one (CAT: ``<name>.meta.json``), if any."""
-    metadata_sha256: str | None = None
 
 
 def report_fact_event_id(report_id: int, outcome: str) -> str:

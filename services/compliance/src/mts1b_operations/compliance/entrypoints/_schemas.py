@@ -1,4 +1,8 @@
-"""Request and response bodies of the compliance HTTP API (msgspec Structs, shown in OpenAPI)."""
+"""Request and response bodies of the compliance HTTP API (msgspec Structs, shown in OpenAPI).
+
+The answers are core's wire shapes (``core.schemas.compliance_api``, re-exported here), the
+Structs the SDK decodes into; the request bodies, which only the service decodes, are defined here.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,13 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..domain import FileView, ProblemView, ReportView
+from mts1b_operations.core.schemas.compliance_api import (
+    FileList,
+    FileView,
+    ProblemView,
+    ReportList,
+    ReportView,
+)
 
 __all__ = [
     "FileList",
@@ -19,17 +29,6 @@ __all__ = [
 ]
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-
-
-class ReportList(msgspec.Struct, frozen=True, kw_only=True):
-    """A page of reports in id order; ``next_after_id`` is the ``after_id`` of the next page (null: last)."""
-
-    items: list[ReportView]
-    next_after_id: int | None
-
-
-class FileList(msgspec.Struct, frozen=True, kw_only=True):
-    items: list[FileView]
 
 
 class RepairBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,15 +1,17 @@
-"""Request and response bodies of the halt service's HTTP API (msgspec Structs, shown in OpenAPI)."""
+"""Request and response bodies of the halt service's HTTP API (msgspec Structs, shown in OpenAPI).
+
+The answers are core's wire shapes (``core.schemas.halt_api``, re-exported here), the Structs the
+SDK decodes into; the request bodies, which only the service decodes, are defined here.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
 from mts1b_operations.core.schemas import HaltMode, HaltSeverity
-
-from ..domain import Halt, Preflight, ResumeResult
-from ..oms_commands import OmsCommandOutcome
+from mts1b_operations.core.schemas.halt_api import HaltAnswer, HaltList, OmsCommandReport, ResumeAnswer
 
 __all__ = [
     "CancelAllBody",
@@ -43,23 +45,6 @@ class HaltRequestBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     close positions (paper funds, and live funds that allow it in the registry)."""
 
 
-class OmsCommandReport(msgspec.Struct, frozen=True, kw_only=True):
-    """The OMS command a halt's mode called for, or why none was sent."""
-
-    sent: bool
-    detail: str
-    outcome: OmsCommandOutcome | None = None
-
-
-class HaltAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    """Answer of POST /v1/halts: 201 ``created`` or 200 ``already_halted`` (the halt in force)."""
-
-    outcome: Literal["created", "already_halted"]
-    message: str
-    halt: Halt
-    oms_command: OmsCommandReport
-
-
 class ResumeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """POST /v1/halts/resume. The caller (from the bearer token) is the one resuming."""
 
@@ -72,21 +57,6 @@ class ResumeBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     force: bool = False
     """Resume although the watchdog that triggered the halt still alerts (needs a reason)."""
     reason: _Reason | None = None
-
-
-class ResumeAnswer(msgspec.Struct, frozen=True, kw_only=True):
-    """Answer of POST /v1/halts/resume."""
-
-    result: ResumeResult
-    preflight: Preflight
-    """What the pre-flight check found before the resume."""
-
-
-class HaltList(msgspec.Struct, frozen=True, kw_only=True):
-    """Halts, newest first (history) or broadest first (active)."""
-
-    halts: list[Halt]
-    count: int
 
 
 class CancelAllBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,60 +1,19 @@
-"""Request and response bodies of the watchdogs' HTTP API (msgspec Structs, shown in OpenAPI)."""
+"""Request and response bodies of the watchdogs' HTTP API (msgspec Structs, shown in OpenAPI).
+
+The answers are core's wire shapes (``core.schemas.watchdogs_api``, re-exported here), the
+Structs the SDK decodes into; the request body, which only the service decodes, is defined here.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import msgspec
 
+from mts1b_operations.core.schemas.watchdogs_api import FiringSubject, WatchdogList, WatchdogView
+
 __all__ = ["FiringSubject", "PauseBody", "WatchdogList", "WatchdogView"]
-
-
-class FiringSubject(msgspec.Struct, frozen=True, kw_only=True):
-    """A subject whose alert is firing: since when, and whether the alert was sent (not muted)."""
-
-    subject_id: str
-    since: datetime | None
-    notified: bool
-    """False while a pause or an inhibition holds the alert back."""
-    value: float | None = None
-    threshold: float | None = None
-    message: str | None = None
-    episode: str | None = None
-
-
-class WatchdogView(msgspec.Struct, frozen=True, kw_only=True):
-    """One watchdog: what it watches, its parameters, its pause and its latest evaluation."""
-
-    name: str
-    kind: str
-    alert_subject: str
-    """The NATS subject its WatchdogAlerts go to."""
-    inputs: str
-    status: Literal["running", "paused"]
-    paused_until: datetime | None = None
-    paused_by: str | None = None
-    pause_reason: str | None = None
-    params: dict[str, Any]
-    """The effective parameters (defaults with the overrides laid over them)."""
-    overrides: dict[str, Any]
-    """The parameters an operator set."""
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    active: bool
-    """Whether this service instance runs the watchdog (MTS_WATCHDOGS may run a subset)."""
-    evaluations: int = 0
-    """Evaluations since this instance started."""
-    last_value: float | None = None
-    last_subject: str | None = None
-    last_evaluated_at: datetime | None = None
-    last_alert_at: datetime | None = None
-    firing: list[FiringSubject] = []
-
-
-class WatchdogList(msgspec.Struct, frozen=True, kw_only=True):
-    watchdogs: list[WatchdogView]
-    count: int
 
 
 class PauseBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

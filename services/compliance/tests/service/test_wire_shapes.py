@@ -1,0 +1,313 @@
+"""The exact bytes of every answer of the compliance API, and the OpenAPI components that describe them.
+
+The SDK decodes these answers into the same core Structs (``core.schemas.compliance_api``); a
+change to a field's name, order, type or encoding shows up here byte for byte, and a change to
+what the schema documents shows up in the components. What the service generates (ids from
+Postgres sequences, times from Postgres) is a ``<placeholder>`` that must match its pattern, and
+the same placeholder the same value wherever it recurs; every other byte is pinned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from mts1b_operations.core.bus import Bus
+from mts1b_operations.core.testing import eventually, match_template
+
+from .conftest import ComplianceApp, order_event, publish, report_rows
+
+pytestmark = pytest.mark.timeout(120)
+
+_ID = r"[1-9]\d*"
+_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z"
+PATTERNS: dict[str, str] = {
+    "new_id": _ID,
+    "fill_id": _ID,
+    "route_id": _ID,
+    "repaired_id": _ID,
+    "file_id": _ID,
+    "new_at": _INSTANT,
+    "fill_at": _INSTANT,
+    "route_at": _INSTANT,
+    "route_updated_at": _INSTANT,
+    "repaired_at": _INSTANT,
+    "file_at": _INSTANT,
+    "submitted_at": _INSTANT,
+}
+
+
+def pinned(body: bytes, template: bytes, known: dict[str, str]) -> dict[str, str]:
+    return match_template(body, template, patterns=PATTERNS, known=known)
+
+
+NEW_EVENT = "4f1c6a52-0000-4000-8000-000000000001"
+FILL_EVENT = "4f1c6a52-0000-4000-8000-000000000002"
+ROUTE_EVENT = "4f1c6a52-0000-4000-8000-000000000003"
+
+
+def report(
+    name: str,
+    event_type: str,
+    event_id: str,
+    order_id: str,
+    status: str,
+    record: str,
+    *,
+    problems: str = "",
+    repaired_from: str = "null",
+) -> bytes:
+    return (
+        f'{{"id":<{name}_id>,"regime":"firmx","fund_id":"firm-fund","event_type":"{event_type}",'
+        f'"report_key":"firm-fund:{event_id}:{event_type}","order_id":"{order_id}",'
+        f'"source_event_id":"{event_id}","trade_date":"2026-03-16","event_time":"2026-03-16T14:30:00Z",'
+        f'"status":"{status}","problems":[{problems}],"record":{{"side":"buy","type":"{event_type}",'
+        f'{record}"eventTimestamp":"2026-03-16T14:30:00+00:00"}},"file_id":null,'
+        f'"repaired_from":{repaired_from},"created_at":"<{name}_at>","updated_at":"<{name}_at>"}}'
+    ).encode()
+
+
+NEW = report("new", "NEW", NEW_EVENT, "o-1", "pending", '"symbol":"AAPL","orderID":"o-1","quantity":"100",')
+FILL = report(
+    "fill",
+    "FILL",
+    FILL_EVENT,
+    "o-1",
+    "pending",
+    '"price":"189.20","symbol":"AAPL","orderID":"o-1","quantity":"100",',
+)
+ROUTE_FIELDS = '"symbol":"AAPL","orderID":"o-bad","quantity":"100","destination":{},'
+REJECTED = report(
+    "route",
+    "ROUTE",
+    ROUTE_EVENT,
+    "o-bad",
+    "rejected",
+    ROUTE_FIELDS.format("null"),
+    problems='{"field":"destination","problem":"is required"}',
+)
+REPAIRED = report(
+    "repaired",
+    "ROUTE",
+    ROUTE_EVENT,
+    "o-bad",
+    "pending",
+    ROUTE_FIELDS.format('"XNYS"'),
+    repaired_from="<route_id>",
+)
+FILE = (
+    b'{"id":<file_id>,"regime":"firmx","fund_id":"firm-fund","name":"FIRMX_firm-fund_20260316_000001.ndjson",'
+    b'"trade_date":"2026-03-16","sequence":1,"record_count":3,'
+    b'"sha256":"<sha256>","deadline":"2026-03-17T12:00:00Z","status":"submitted",'
+    b'"attempts":1,"last_error":null,"submitted_at":"<submitted_at>","created_at":"<file_at>","overdue":false,'
+    b'"metadata_name":null,"metadata_sha256":null}'
+)
+PATTERNS["sha256"] = "[0-9a-f]{64}"
+
+
+async def test_every_answer_byte_for_byte(
+    compliance_app: ComplianceApp, bus: Bus, pool: asyncpg.Pool
+) -> None:
+    for event in (
+        order_event("new", event_id=NEW_EVENT),
+        order_event("filled", event_id=FILL_EVENT),
+        order_event("routed", event_id=ROUTE_EVENT, venue=None, order_id="o-bad"),
+    ):
+        await publish(bus, event)
+
+    async def stored() -> bool:
+        return len(await report_rows(pool)) == 3
+
+    await eventually(stored, what="3 reports")
+    page = await compliance_app.get("/v1/compliance/reports", limit=2)
+    v = pinned(page.content, b'{"items":[' + NEW + b"," + FILL + b'],"next_after_id":<fill_id>}', {})
+    rejected = await compliance_app.get("/v1/compliance/reports", status="rejected")
+    v = pinned(rejected.content, b'{"items":[' + REJECTED + b'],"next_after_id":null}', v)
+    one = await compliance_app.get(f"/v1/compliance/reports/{v['route_id']}")
+    v = pinned(one.content, REJECTED, v)
+
+    repaired = await compliance_app.post(
+        f"/v1/compliance/reports/{v['route_id']}/repair",
+        {"fields": {"destination": "XNYS"}, "reason": "dropped"},
+    )
+    assert repaired.status_code == 200
+    v = pinned(repaired.content, REPAIRED, v)
+    superseded = await compliance_app.get(f"/v1/compliance/reports/{v['route_id']}")
+    v = pinned(
+        superseded.content,
+        REJECTED.replace(b'"status":"rejected"', b'"status":"superseded"').replace(
+            b'"updated_at":"<route_at>"', b'"updated_at":"<route_updated_at>"'
+        ),
+        v,
+    )
+
+    flushed = await compliance_app.post("/v1/compliance/files/flush", {"fund_id": "firm-fund"})
+    assert flushed.status_code == 200
+    v = pinned(flushed.content, b'{"items":[' + FILE + b"]}", v)
+    v = pinned((await compliance_app.get("/v1/compliance/files")).content, b'{"items":[' + FILE + b"]}", v)
+    assert (await compliance_app.post("/v1/compliance/files/flush", {})).content == b'{"items":[]}'
+    assert (await compliance_app.get("/v1/compliance/files", status="failed")).content == b'{"items":[]}'
+
+
+# ---------------------------------------------------------------------- OpenAPI components
+
+
+def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"items": schema, "type": "array"}
+
+
+_BOOL = {"type": "boolean"}
+_INT = {"type": "integer"}
+_STRING = {"type": "string"}
+_TIME = {"format": "date-time", "type": "string"}
+_DATE = {"format": "date", "type": "string"}
+_ID_QUERY = {"maxLength": 128, "minLength": 1, **_null_or(_STRING)}
+
+ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
+    "ProblemView": _object("ProblemView", {"field": _STRING, "problem": _STRING}, ["field", "problem"]),
+    "ReportView": _object(
+        "ReportView",
+        {
+            "created_at": _TIME,
+            "event_time": _TIME,
+            "event_type": _STRING,
+            "file_id": _null_or(_INT),
+            "fund_id": _STRING,
+            "id": _INT,
+            "order_id": _STRING,
+            "problems": _list_of(_ref("ProblemView")),
+            "record": {"additionalProperties": {}, "type": "object"},
+            "regime": _STRING,
+            "repaired_from": _null_or(_INT),
+            "report_key": _STRING,
+            "source_event_id": _STRING,
+            "status": {
+                "enum": ["rejected", "pending", "filed", "submitted", "accepted", "failed", "superseded"],
+                "type": "string",
+            },
+            "trade_date": _DATE,
+            "updated_at": _TIME,
+        },
+        [
+            "created_at",
+            "event_time",
+            "event_type",
+            "file_id",
+            "fund_id",
+            "id",
+            "order_id",
+            "problems",
+            "record",
+            "regime",
+            "repaired_from",
+            "report_key",
+            "source_event_id",
+            "status",
+            "trade_date",
+            "updated_at",
+        ],
+    ),
+    "ReportList": _object(
+        "ReportList",
+        {"items": _list_of(_ref("ReportView")), "next_after_id": _null_or(_INT)},
+        ["items", "next_after_id"],
+    ),
+    "FileView": _object(
+        "FileView",
+        {
+            "attempts": _INT,
+            "created_at": _TIME,
+            "deadline": _TIME,
+            "fund_id": _STRING,
+            "id": _INT,
+            "last_error": _null_or(_STRING),
+            "metadata_name": _null_or(_STRING),
+            "metadata_sha256": _null_or(_STRING),
+            "name": _STRING,
+            "overdue": _BOOL,
+            "record_count": _INT,
+            "regime": _STRING,
+            "sequence": _INT,
+            "sha256": _STRING,
+            "status": {"enum": ["pending", "submitted", "failed"], "type": "string"},
+            "submitted_at": _null_or(_TIME),
+            "trade_date": _DATE,
+        },
+        [
+            "attempts",
+            "created_at",
+            "deadline",
+            "fund_id",
+            "id",
+            "last_error",
+            "name",
+            "overdue",
+            "record_count",
+            "regime",
+            "sequence",
+            "sha256",
+            "status",
+            "submitted_at",
+            "trade_date",
+        ],
+    ),
+    "FileList": _object("FileList", {"items": _list_of(_ref("FileView"))}, ["items"]),
+    "Liveness": _object(
+        "Liveness",
+        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
+        ["instance_id", "service", "status"],
+    ),
+    "Readiness": _object(
+        "Readiness",
+        {
+            "checks": {"additionalProperties": _STRING, "type": "object"},
+            "status": {"enum": ["ready", "unavailable"], "type": "string"},
+        },
+        ["checks", "status"],
+    ),
+}
+BODY_COMPONENTS: dict[str, dict[str, Any]] = {
+    "FlushBody": _object("FlushBody", {"fund_id": _ID_QUERY, "regime": _ID_QUERY}, []),
+    "RepairBody": _object(
+        "RepairBody",
+        {
+            "fields": {"additionalProperties": {}, "type": "object"},
+            "reason": {"maxLength": 8192, "minLength": 1, "type": "string"},
+        },
+        ["fields", "reason"],
+    ),
+}
+ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("get", "/v1/compliance/reports"): _ref("ReportList"),
+    ("get", "/v1/compliance/reports/{report_id}"): _ref("ReportView"),
+    ("post", "/v1/compliance/reports/{report_id}/repair"): _ref("ReportView"),
+    ("get", "/v1/compliance/files"): _ref("FileList"),
+    ("post", "/v1/compliance/files/flush"): _ref("FileList"),
+    ("get", "/v1/healthz"): _ref("Liveness"),
+    ("get", "/v1/readyz"): _ref("Readiness"),
+}
+
+
+async def test_openapi_components_describe_the_answers(compliance_app: ComplianceApp) -> None:
+    schema = (await compliance_app.http.get("/schema/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    assert set(components) == {*ANSWER_COMPONENTS, *BODY_COMPONENTS, "ErrorBody"}
+    for name, expected in {**ANSWER_COMPONENTS, **BODY_COMPONENTS}.items():
+        assert components[name] == expected, name
+    for (method, path), expected in ANSWERS.items():
+        ok = schema["paths"][path][method]["responses"]["200"]
+        assert ok["content"]["application/json"]["schema"] == expected, (method, path)
