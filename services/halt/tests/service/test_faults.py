@@ -10,16 +10,18 @@ from typing import Any
 
 import asyncpg
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js.errors import NoKeysError
 
 from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import Bus, connect_bus
+from mts1b_operations.core.bus import Bus, BusUnavailableError, connect_bus
 from mts1b_operations.core.embedded import EmbeddedNats
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode, encode
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import BUCKET
+from mts1b_operations.halt.entrypoints._service import OMS_COMMAND_FACT
 
-from .conftest import HaltApp, running_halt_app
+from .conftest import FakeOms, HaltApp, running_halt_app
 
 FUND_HALT: dict[str, Any] = {
     "severity": "FUND_HALT",
@@ -95,9 +97,19 @@ async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
     tokens: dict[str, str],
 ) -> None:
     halted = halted_with_nats_down(pool, halt_db, restartable_nats, funds_file, tokens)
-    async with halted as (app, _, report):
+    async with halted as (app, bus, report):
         assert report["sent"] is False
         assert "re-sent in the background" in report["detail"]
+        assert app.service.pending_resends == 1
+
+        # NATS back, no OMS yet: the re-send goes out, reaches nobody, and must keep going.
+        restartable_nats.start()
+        stream = await eventually(
+            lambda: _stream_of(bus, OMS_COMMAND_FACT), within=30, what="the bus back with its streams"
+        )
+        await eventually(
+            lambda: _last_on(bus, stream, OMS_COMMAND_FACT), within=30, what="a re-send that reached no OMS"
+        )
         assert app.service.pending_resends == 1
 
         received: list[OmsCommand] = []
@@ -115,35 +127,71 @@ async def test_a_cancel_all_that_could_not_be_sent_is_re_sent_once_nats_is_back(
             )
             await msg.respond(encode(ack))
 
-        oms: Bus | None = None
+        oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
         try:
-            # The re-send goes out as soon as the service's bus is back, and one that reaches no
-            # OMS is not sent again: so the fake OMS must listen before it goes. Each attempt
-            # reads its halt first; held on a lock of the halts table until the OMS listens.
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("LOCK TABLE halts IN ACCESS EXCLUSIVE MODE")
-                await eventually(lambda: _waiting_for_halts(conn), what="a re-send attempt held on the lock")
-                restartable_nats.start()
-                oms = await connect_bus(restartable_nats.url, name="fake-oms", connect_deadline=10)
-                await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=on_command)
-                await oms.nc.flush()
+            await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=on_command)
+            await oms.nc.flush()
 
             async def re_sent_and_done() -> bool:
                 return bool(received) and app.service.pending_resends == 0
 
-            await eventually(re_sent_and_done, within=30, what="the cancel_all re-sent to the OMS")
+            await eventually(re_sent_and_done, within=30, what="the cancel_all re-sent until an OMS acked it")
         finally:
-            if oms is not None:
-                await oms.close()
+            await oms.close()
         assert received[0].command == "cancel_all"
         assert received[0].fund_ids == ["paper-momentum"]
 
 
-async def _waiting_for_halts(conn: asyncpg.pool.PoolConnectionProxy) -> bool:
-    """Another session of this database waits for a lock on the halts table."""
-    return bool(
-        await conn.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'halts'::regclass "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
+async def _stream_of(bus: Bus, subject: str) -> str | None:
+    try:
+        return await bus.js.find_stream_name_by_subject(subject)
+    except (NatsError, BusUnavailableError):
+        return None
+
+
+async def _last_on(bus: Bus, stream: str, subject: str) -> bool:
+    """Something was published on ``subject`` (the halt service records every command it sent)."""
+    try:
+        await bus.js.get_last_msg(stream, subject)
+    except (NatsError, BusUnavailableError):
+        return False
+    return True
+
+
+async def test_a_cancel_all_that_reached_no_oms_is_re_sent_until_one_acks(
+    halt_app: HaltApp, fake_oms: FakeOms
+) -> None:
+    response = await halt_app.post("/v1/halts", "alice", FUND_HALT)
+    assert response.status_code == 201, response.text
+    report = response.json()["oms_command"]
+    assert report["sent"] is True
+    assert report["outcome"]["complete"] is False
+    assert "re-sent in the background until every OMS acks it" in report["detail"]
+    assert halt_app.service.pending_resends == 1
+
+    await fake_oms.start("late-oms", orders=2)
+
+    async def acked() -> bool:
+        return bool(fake_oms.received) and halt_app.service.pending_resends == 0
+
+    await eventually(acked, within=30, what="the cancel_all re-sent until the late OMS acked it")
+    [(responder, command)] = fake_oms.received
+    assert (responder, command.command, command.fund_ids) == ("late-oms", "cancel_all", ["paper-momentum"])
+
+
+async def test_a_lifted_halt_stops_its_re_sends(halt_app: HaltApp) -> None:
+    response = await halt_app.post("/v1/halts", "alice", FUND_HALT)
+    assert response.status_code == 201, response.text
+    assert halt_app.service.pending_resends == 1
+    resumed = await halt_app.post(
+        "/v1/halts/resume",
+        "alice",
+        {"scope": "paper-momentum", "cosigned_by": "bob", "reason": "false alarm"},
+        cosigner="bob",
     )
+    assert resumed.status_code == 200, resumed.text
+
+    async def stopped() -> bool:
+        return halt_app.service.pending_resends == 0
+
+    await eventually(stopped, within=30, what="the re-send to stop once the halt was lifted")

@@ -88,7 +88,16 @@ class HaltService:
                 "force and order gates block new orders; the command is re-sent in the background while "
                 f"the halt stays in force (up to {self.resend_for:g} s)",
             )
-        return OmsCommandReport(sent=True, detail=_describe(outcome), outcome=outcome)
+        detail = _describe(outcome)
+        if not outcome.complete:
+            # Nobody listening, an expected OMS silent or an OMS that failed: its orders may still
+            # be open at the venues, so the command goes again until every OMS has acked it.
+            self._resend_later(halt, command)
+            detail += (
+                f"; re-sent in the background until every OMS acks it while the halt stays in force "
+                f"(up to {self.resend_for:g} s)"
+            )
+        return OmsCommandReport(sent=True, detail=detail, outcome=outcome)
 
     def _resend_later(self, halt: Halt, command: OmsCommand) -> None:
         # A halt acknowledged while NATS is away must still cancel the orders at the venues once it
@@ -110,6 +119,8 @@ class HaltService:
                         log.info("halt %s lifted: %s no longer re-sent", halt.halt_id, command.command)
                         return
                     outcome = await self.send_command(command)
+                    if not outcome.complete:
+                        raise IncompleteOmsCommandError(_describe(outcome))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -118,7 +129,7 @@ class HaltService:
                 halt.halt_id, command.command, command.command_id, self.resend_for,
             )  # fmt: skip
             return
-        log.warning("halt %s: %s sent on a retry: %s", halt.halt_id, command.command, _describe(outcome))
+        log.warning("halt %s: %s acked on a retry: %s", halt.halt_id, command.command, _describe(outcome))
 
     @property
     def pending_resends(self) -> int:
@@ -153,6 +164,10 @@ class HaltService:
         except Exception:
             # The command went out; failing to record it must not turn its outcome into an error.
             log.exception("could not record OMS command %s for the audit trail", command_id)
+
+
+class IncompleteOmsCommandError(RuntimeError):
+    """An OMS command went out but not every OMS acked it: sent again while its halt is in force."""
 
 
 def _describe(outcome: OmsCommandOutcome) -> str:
