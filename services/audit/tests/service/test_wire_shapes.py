@@ -336,7 +336,7 @@ ANSWERS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("get", "/v1/audit/proof/{sequence}", "200"): _ref("ProofView"),
     ("get", "/v1/audit/checkpoints/latest", "200"): _ref("CheckpointView"),
     ("post", "/v1/audit/drill-reports", "200"): _ref("DrillReportRecorded"),
-    ("post", "/v1/audit/drill-reports", "201"): {},  # the handler answers Response[...] | Response[ErrorBody]
+    ("post", "/v1/audit/drill-reports", "201"): _ref("DrillReportRecorded"),
     ("get", "/v1/healthz", "200"): _ref("Liveness"),
     ("get", "/v1/readyz", "200"): _ref("Readiness"),
 }

@@ -78,6 +78,8 @@ class DrillReportController(Controller):
             "409."
         ),
         responses={
+            # Declared: the handler's union return type leaves Litestar's own 201 schema empty.
+            HTTP_201_CREATED: ResponseSpec(data_container=DrillReportRecorded, description="Recorded"),
             HTTP_200_OK: ResponseSpec(
                 data_container=DrillReportRecorded, description="Already recorded: the existing entry"
             ),
