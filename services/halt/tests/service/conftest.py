@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +20,19 @@ import httpx
 import pytest
 import pytest_asyncio
 from litestar import Litestar
-from nats.aio.msg import Msg
 
 from mts1b_operations.core import subjects
-from mts1b_operations.core.bus import Bus, DurableConsumer, connect_bus
+from mts1b_operations.core.bus import Bus, DurableConsumer
 from mts1b_operations.core.runtime import ServiceContext
-from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, WatchdogAlert, decode, encode
-from mts1b_operations.core.testing import migrated, open_bus, open_pool, register_operators, running_service
+from mts1b_operations.core.schemas import WatchdogAlert
+from mts1b_operations.core.testing import (
+    FakeOms,
+    migrated,
+    open_bus,
+    open_pool,
+    register_operators,
+    running_service,
+)
 from mts1b_operations.halt.bootstrap import service_spec
 from mts1b_operations.halt.entrypoints._service import HaltService, halt_service
 
@@ -177,42 +183,6 @@ def watchdog_alert(watchdog: str, subject_id: str, status: str = "firing") -> Wa
 
 async def publish_alert(bus: Bus, alert: WatchdogAlert) -> None:
     await bus.publish(subjects.watchdog_alert(alert.watchdog), alert, msg_id=alert.alert_id)
-
-
-@dataclass
-class FakeOms:
-    """Test doubles of order management systems: core-NATS subscribers that ack OMS commands."""
-
-    nats_url: str
-    buses: list[Bus] = field(default_factory=list)
-    received: list[tuple[str, OmsCommand]] = field(default_factory=list)
-
-    async def start(self, name: str, *, orders: int = 0, positions: int = 0, ok: bool = True) -> None:
-        b = await connect_bus(self.nats_url, name=f"fake-oms-{name}", connect_deadline=10)
-        self.buses.append(b)
-
-        async def on_command(msg: Msg) -> None:
-            command = decode(msg.data, OmsCommand)
-            self.received.append((name, command))
-            ack = OmsCommandAck(
-                command_id=command.command_id,
-                responder=name,
-                command=command.command,
-                ok=ok,
-                orders_cancelled=orders,
-                positions_closed=positions,
-                error=None if ok else "broker session down",
-                acked_at=datetime.now(UTC),
-            )
-            await msg.respond(encode(ack))
-
-        for command in subjects.OMS_COMMANDS:
-            await b.nc.subscribe(subjects.oms_command(command), cb=on_command)
-        await b.nc.flush()
-
-    async def close(self) -> None:
-        for b in self.buses:
-            await b.close()
 
 
 @pytest_asyncio.fixture

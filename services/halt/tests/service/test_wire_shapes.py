@@ -82,13 +82,14 @@ BLOCK_NEW = (
 
 
 def outcome(command: str, fund_ids: bytes, paper_only: bytes, id_: str) -> bytes:
+    closed = b"1" if command == "flatten" else b"0"  # only a flatten closes positions
     return (
         b'{"command_id":"<' + id_.encode() + b'>","command":"' + command.encode() + b'","fund_ids":'
         + fund_ids + b',"paper_only":' + paper_only + b',"acks":[{"type":"OmsCommandAck","command_id":"<'
         + id_.encode() + b'>","responder":"oms-a","command":"' + command.encode() + b'","ok":true,'
-        b'"orders_cancelled":3,"positions_closed":1,"error":null,"acked_at":"<acked_at>"}],'
+        b'"orders_cancelled":3,"positions_closed":' + closed + b',"error":null,"acked_at":"<acked_at>"}],'
         b'"expected_responders":["oms-a"],"missing":[],"failed":[],"no_responders":false,'
-        b'"timed_out":false,"invalid_replies":0,"orders_cancelled":3,"positions_closed":1,'
+        b'"timed_out":false,"invalid_replies":0,"orders_cancelled":3,"positions_closed":' + closed + b','
         b'"elapsed":<elapsed>,"complete":true}'
     )  # fmt: skip
 
@@ -131,7 +132,7 @@ async def test_every_answer_byte_for_byte(halt_app: HaltApp, fake_oms: FakeOms) 
         firm.content,
         b'{"outcome":"created","message":"FIRM_HALT <firm_halt> on firm is in force (cancel_open)","halt":'
         + FIRM_HALT + b',"oms_command":{"sent":true,"detail":"cancel_all <command>: acked by oms-a; '
-        b'3 order(s) cancelled, 1 position(s) closed","outcome":'
+        b'3 order(s) cancelled, 0 position(s) closed","outcome":'
         + outcome("cancel_all", b"[]", b"false", "command") + b"}}",
         v,
     )  # fmt: skip
