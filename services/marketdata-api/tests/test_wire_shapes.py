@@ -18,6 +18,17 @@ import httpx
 import pytest
 
 from mts1b_operations.core import schemas
+from mts1b_operations.core.testing import (
+    HEALTH_COMPONENTS,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_NUMBER,
+    SCHEMA_STRING,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 
 from .conftest import DAY0, Feed, MdApp, bar, quote, wait_for
 
@@ -156,58 +167,45 @@ async def test_health_bytes(md_app: MdApp) -> None:
 # ---------------------------------------------------------------------- OpenAPI components
 
 
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-_NUMBER = {"type": "number"}
-_STRING = {"type": "string"}
-_INSTANT = {"format": "date-time", "type": "string"}
-
-
-def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
-
-
-HALT_IN_FORCE = _object(
+HALT_IN_FORCE = schema_object(
     "HaltInForce",
     {
         "forced": {"default": False, "type": "boolean"},
-        "fund_id": _null_or(_STRING),
-        "halt_id": _STRING,
+        "fund_id": schema_null_or(SCHEMA_STRING),
+        "halt_id": SCHEMA_STRING,
         "key": {"description": "The bucket key: firm, fund.<fund_id> or strategy.<id>.", "type": "string"},
         "mode": {"enum": ["block_new", "cancel_open", "flatten"], "type": "string"},
-        "reason": _STRING,
-        "requested_at": _INSTANT,
-        "requested_by": _STRING,
+        "reason": SCHEMA_STRING,
+        "requested_at": SCHEMA_DATE_TIME,
+        "requested_by": SCHEMA_STRING,
         "severity": {"enum": ["FIRM_HALT", "FUND_HALT", "STRATEGY_HALT"], "type": "string"},
-        "strategy_id": _null_or(_STRING),
+        "strategy_id": schema_null_or(SCHEMA_STRING),
     },
     ["halt_id", "key", "mode", "reason", "requested_at", "requested_by", "severity"],
 )
 
 COMPONENTS: dict[str, dict[str, Any]] = {
-    "Quote": _object(
+    "Quote": schema_object(
         "Quote",
         {
-            "ask": _NUMBER,
-            "ask_size": _NUMBER,
-            "bid": _NUMBER,
-            "bid_size": _NUMBER,
-            "symbol": _STRING,
-            "ts": {"description": "When the quote was taken (UTC).", **_INSTANT},
+            "ask": SCHEMA_NUMBER,
+            "ask_size": SCHEMA_NUMBER,
+            "bid": SCHEMA_NUMBER,
+            "bid_size": SCHEMA_NUMBER,
+            "symbol": SCHEMA_STRING,
+            "ts": {"description": "When the quote was taken (UTC).", **SCHEMA_DATE_TIME},
         },
         ["ask", "ask_size", "bid", "bid_size", "symbol", "ts"],
     ),
-    "Bar": _object(
+    "Bar": schema_object(
         "Bar",
         {
-            "close": _NUMBER,
-            "end": _INSTANT,
-            "high": _NUMBER,
+            "close": SCHEMA_NUMBER,
+            "end": SCHEMA_DATE_TIME,
+            "high": SCHEMA_NUMBER,
             "interval": {"enum": ["1m", "5m", "15m", "1h", "1d"], "type": "string"},
-            "low": _NUMBER,
-            "open": _NUMBER,
+            "low": SCHEMA_NUMBER,
+            "open": SCHEMA_NUMBER,
             "source": {
                 "default": "published",
                 "description": "published: as received on the bus; aggregated: built here from finer "
@@ -215,27 +213,27 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                 "enum": ["published", "aggregated"],
                 "type": "string",
             },
-            "start": _INSTANT,
-            "symbol": _STRING,
-            "trade_count": _null_or({"type": "integer"}),
-            "volume": _NUMBER,
-            "vwap": _null_or(_NUMBER),
+            "start": SCHEMA_DATE_TIME,
+            "symbol": SCHEMA_STRING,
+            "trade_count": schema_null_or(SCHEMA_INT),
+            "volume": SCHEMA_NUMBER,
+            "vwap": schema_null_or(SCHEMA_NUMBER),
         },
         ["close", "end", "high", "interval", "low", "open", "start", "symbol", "volume"],
     ),
     "HaltInForce": HALT_IN_FORCE,
-    "FundStatus": _object(
+    "FundStatus": schema_object(
         "FundStatus",
         {
-            "day_pnl": {"description": "Profit and loss of the day so far.", **_null_or(_NUMBER)},
-            "fund_id": _STRING,
+            "day_pnl": {"description": "Profit and loss of the day so far.", **schema_null_or(SCHEMA_NUMBER)},
+            "fund_id": SCHEMA_STRING,
             "halted": {
                 "description": "True while a firm halt or a halt of this fund is in force.",
                 "type": "boolean",
             },
             "halted_strategies": {
                 "description": "The fund's strategies under a strategy halt.",
-                "items": _STRING,
+                "items": SCHEMA_STRING,
                 "type": "array",
             },
             "halts": {
@@ -245,44 +243,27 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             },
             "last_update": {
                 "description": "Time of the latest NAV / P&L update; null before any.",
-                **_null_or(_INSTANT),
+                **schema_null_or(SCHEMA_DATE_TIME),
             },
             "mode": {"enum": ["paper", "live"], "type": "string"},
-            "nav": {"description": "Latest net asset value; null before any.", **_null_or(_NUMBER)},
+            "nav": {
+                "description": "Latest net asset value; null before any.",
+                **schema_null_or(SCHEMA_NUMBER),
+            },
         },
         ["day_pnl", "fund_id", "halted", "halted_strategies", "halts", "last_update", "mode", "nav"],
     ),
-    "Liveness": _object(
-        "Liveness",
-        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
-        ["instance_id", "service", "status"],
-    ),
-    "Readiness": _object(
-        "Readiness",
-        {
-            "checks": {"additionalProperties": _STRING, "type": "object"},
-            "status": {"enum": ["ready", "unavailable"], "type": "string"},
-        },
-        ["checks", "status"],
-    ),
+    **HEALTH_COMPONENTS,
 }
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _list_of(name: str) -> dict[str, Any]:
-    return {"items": _ref(name), "type": "array"}
-
-
 ANSWERS: dict[str, dict[str, Any]] = {
-    "/v1/quotes/{symbol}": _ref("Quote"),
-    "/v1/bars/{symbol}": _list_of("Bar"),
-    "/v1/funds": _list_of("FundStatus"),
-    "/v1/halts": _list_of("HaltInForce"),
-    "/v1/healthz": _ref("Liveness"),
-    "/v1/readyz": _ref("Readiness"),
+    "/v1/quotes/{symbol}": schema_ref("Quote"),
+    "/v1/bars/{symbol}": schema_list_of(schema_ref("Bar")),
+    "/v1/funds": schema_list_of(schema_ref("FundStatus")),
+    "/v1/halts": schema_list_of(schema_ref("HaltInForce")),
+    "/v1/healthz": schema_ref("Liveness"),
+    "/v1/readyz": schema_ref("Readiness"),
 }
 
 

@@ -21,7 +21,19 @@ import pytest_asyncio
 from mts1b_operations.audit import AuditChain
 from mts1b_operations.core.operators import add_operator
 from mts1b_operations.core.runtime import ServiceContext, create_app
-from mts1b_operations.core.testing import eventually, match_template
+from mts1b_operations.core.testing import (
+    HEALTH_COMPONENTS,
+    SCHEMA_BOOL,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_STRING,
+    eventually,
+    match_template,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 
 from .conftest import append, tamper_with_entry
 
@@ -165,18 +177,6 @@ async def test_every_answer_byte_for_byte(http: httpx.AsyncClient, chain: AuditC
 # ---------------------------------------------------------------------- OpenAPI components
 
 
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _without_examples(schema: Any) -> Any:
     """Litestar makes up examples for a ResponseSpec's model (random values): not part of the pin."""
     if isinstance(schema, dict):
@@ -186,25 +186,22 @@ def _without_examples(schema: Any) -> Any:
     return schema
 
 
-_INT = {"type": "integer"}
-_STRING = {"type": "string"}
-_TIME = {"format": "date-time", "type": "string"}
 _HEX = {"description": "lowercase hex SHA-256", "pattern": "^[0-9a-f]{64}$", "type": "string"}
-_ENTRIES = {"items": _ref("EntryView"), "type": "array"}
+_ENTRIES = schema_list_of(schema_ref("EntryView"))
 
 ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
-    "EntryView": _object(
+    "EntryView": schema_object(
         "EntryView",
         {
-            "action": _STRING,
-            "actor": _STRING,
+            "action": SCHEMA_STRING,
+            "actor": SCHEMA_STRING,
             "canonical": {"description": "the exact hashed bytes: RFC 8785 JSON, UTF-8", "type": "string"},
             "data": {"additionalProperties": {}, "type": "object"},
             "hash": _HEX,
             "prev_hash": _HEX,
-            "sequence": _INT,
-            "subject_id": _STRING,
-            "timestamp": _TIME,
+            "sequence": SCHEMA_INT,
+            "subject_id": SCHEMA_STRING,
+            "timestamp": SCHEMA_DATE_TIME,
             "timestamp_us": {"description": "microseconds since the Unix epoch (hashed)", "type": "integer"},
         },
         [
@@ -220,100 +217,88 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "timestamp_us",
         ],
     ),
-    "TrailView": _object(
+    "TrailView": schema_object(
         "TrailView",
-        {"count": _INT, "entries": _ENTRIES, "subject_id": _STRING},
+        {"count": SCHEMA_INT, "entries": _ENTRIES, "subject_id": SCHEMA_STRING},
         ["count", "entries", "subject_id"],
     ),
-    "EntriesPage": _object(
+    "EntriesPage": schema_object(
         "EntriesPage",
         {
-            "count": _INT,
+            "count": SCHEMA_INT,
             "entries": _ENTRIES,
-            "from_sequence": _INT,
-            "limit": _INT,
-            "next_from_sequence": _null_or(_INT),
+            "from_sequence": SCHEMA_INT,
+            "limit": SCHEMA_INT,
+            "next_from_sequence": schema_null_or(SCHEMA_INT),
         },
         ["count", "entries", "from_sequence", "limit", "next_from_sequence"],
     ),
-    "VerifyIntact": _object(
+    "VerifyIntact": schema_object(
         "VerifyIntact",
         {
-            "checkpoint_tree_size": _null_or(_INT),
-            "from_sequence": _INT,
-            "head_hash": _null_or(_STRING),
-            "head_sequence": _null_or(_INT),
+            "checkpoint_tree_size": schema_null_or(SCHEMA_INT),
+            "from_sequence": SCHEMA_INT,
+            "head_hash": schema_null_or(SCHEMA_STRING),
+            "head_sequence": schema_null_or(SCHEMA_INT),
             "ok": {"const": True, "default": True, "type": "boolean"},
-            "verified": _INT,
+            "verified": SCHEMA_INT,
         },
         ["checkpoint_tree_size", "from_sequence", "head_hash", "head_sequence", "verified"],
     ),
-    "VerifyBroken": _object(
+    "VerifyBroken": schema_object(
         "VerifyBroken",
         {
-            "from_sequence": _INT,
-            "kind": _null_or(_STRING),
+            "from_sequence": SCHEMA_INT,
+            "kind": schema_null_or(SCHEMA_STRING),
             "ok": {"const": False, "default": False, "type": "boolean"},
-            "reason": _STRING,
-            "sequence": _INT,
+            "reason": SCHEMA_STRING,
+            "sequence": SCHEMA_INT,
         },
         ["from_sequence", "kind", "reason", "sequence"],
     ),
-    "ProofView": _object(
+    "ProofView": schema_object(
         "ProofView",
         {
-            "canonical": _null_or(_STRING),
-            "checkpoint": _STRING,
+            "canonical": schema_null_or(SCHEMA_STRING),
+            "checkpoint": SCHEMA_STRING,
             "entry_hash": _HEX,
-            "path": {"items": _STRING, "type": "array"},
-            "sequence": _INT,
-            "tree_size": _INT,
-            "verifier_key": _STRING,
+            "path": schema_list_of(SCHEMA_STRING),
+            "sequence": SCHEMA_INT,
+            "tree_size": SCHEMA_INT,
+            "verifier_key": SCHEMA_STRING,
         },
         ["canonical", "checkpoint", "entry_hash", "path", "sequence", "tree_size", "verifier_key"],
     ),
-    "CheckpointView": _object(
+    "CheckpointView": schema_object(
         "CheckpointView",
         {
             "head_hash": _HEX,
-            "key_id": _STRING,
+            "key_id": SCHEMA_STRING,
             "merkle_root": _HEX,
-            "note": _STRING,
-            "sequence": _INT,
-            "signed_at": _TIME,
-            "tree_size": _INT,
-            "verifier_key": _STRING,
+            "note": SCHEMA_STRING,
+            "sequence": SCHEMA_INT,
+            "signed_at": SCHEMA_DATE_TIME,
+            "tree_size": SCHEMA_INT,
+            "verifier_key": SCHEMA_STRING,
         },
         ["head_hash", "key_id", "merkle_root", "note", "sequence", "signed_at", "tree_size", "verifier_key"],
     ),
-    "DrillReportRecorded": _object(
+    "DrillReportRecorded": schema_object(
         "DrillReportRecorded",
         {
-            "created": {"type": "boolean"},
-            "drill_id": _STRING,
-            "entry_hash": _STRING,
-            "recorded_by": _STRING,
-            "report_sha256": _STRING,
-            "sequence": _INT,
+            "created": SCHEMA_BOOL,
+            "drill_id": SCHEMA_STRING,
+            "entry_hash": SCHEMA_STRING,
+            "recorded_by": SCHEMA_STRING,
+            "report_sha256": SCHEMA_STRING,
+            "sequence": SCHEMA_INT,
         },
         ["created", "drill_id", "entry_hash", "recorded_by", "report_sha256", "sequence"],
     ),
-    "Liveness": _object(
-        "Liveness",
-        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
-        ["instance_id", "service", "status"],
-    ),
-    "Readiness": _object(
-        "Readiness",
-        {
-            "checks": {"additionalProperties": _STRING, "type": "object"},
-            "status": {"enum": ["ready", "unavailable"], "type": "string"},
-        },
-        ["checks", "status"],
-    ),
+    **HEALTH_COMPONENTS,
 }
 BODY_COMPONENTS: dict[str, dict[str, Any]] = {
-    "DrillReportBody": _object(
+    "DrillReportBody": schema_object(
         "DrillReportBody",
         {
             "drill_id": {
@@ -321,7 +306,7 @@ BODY_COMPONENTS: dict[str, dict[str, Any]] = {
                 "pattern": "^[A-Za-z0-9_\\-]{1,64}$",
                 "type": "string",
             },
-            "funds": {"items": _STRING, "maxItems": 1000, "type": "array"},
+            "funds": {"items": SCHEMA_STRING, "maxItems": 1000, "type": "array"},
             "report_name": {"default": "report.json", "maxLength": 255, "minLength": 1, "type": "string"},
             "report_sha256": _HEX,
         },
@@ -329,16 +314,16 @@ BODY_COMPONENTS: dict[str, dict[str, Any]] = {
     ),
 }
 ANSWERS: dict[tuple[str, str, str], dict[str, Any]] = {
-    ("get", "/v1/audit/trail", "200"): _ref("TrailView"),
-    ("get", "/v1/audit/entries", "200"): _ref("EntriesPage"),
-    ("get", "/v1/audit/verify", "200"): {"oneOf": [_ref("VerifyIntact"), _ref("VerifyBroken")]},
-    ("get", "/v1/audit/verify", "409"): _ref("VerifyBroken"),
-    ("get", "/v1/audit/proof/{sequence}", "200"): _ref("ProofView"),
-    ("get", "/v1/audit/checkpoints/latest", "200"): _ref("CheckpointView"),
-    ("post", "/v1/audit/drill-reports", "200"): _ref("DrillReportRecorded"),
-    ("post", "/v1/audit/drill-reports", "201"): _ref("DrillReportRecorded"),
-    ("get", "/v1/healthz", "200"): _ref("Liveness"),
-    ("get", "/v1/readyz", "200"): _ref("Readiness"),
+    ("get", "/v1/audit/trail", "200"): schema_ref("TrailView"),
+    ("get", "/v1/audit/entries", "200"): schema_ref("EntriesPage"),
+    ("get", "/v1/audit/verify", "200"): {"oneOf": [schema_ref("VerifyIntact"), schema_ref("VerifyBroken")]},
+    ("get", "/v1/audit/verify", "409"): schema_ref("VerifyBroken"),
+    ("get", "/v1/audit/proof/{sequence}", "200"): schema_ref("ProofView"),
+    ("get", "/v1/audit/checkpoints/latest", "200"): schema_ref("CheckpointView"),
+    ("post", "/v1/audit/drill-reports", "200"): schema_ref("DrillReportRecorded"),
+    ("post", "/v1/audit/drill-reports", "201"): schema_ref("DrillReportRecorded"),
+    ("get", "/v1/healthz", "200"): schema_ref("Liveness"),
+    ("get", "/v1/readyz", "200"): schema_ref("Readiness"),
 }
 
 

@@ -15,7 +15,20 @@ import asyncpg
 import pytest
 
 from mts1b_operations.core.bus import Bus
-from mts1b_operations.core.testing import eventually, match_template
+from mts1b_operations.core.testing import (
+    HEALTH_COMPONENTS,
+    SCHEMA_BOOL,
+    SCHEMA_DATE,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_STRING,
+    eventually,
+    match_template,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 
 from .conftest import ComplianceApp, order_event, publish, report_rows
 
@@ -154,53 +167,34 @@ async def test_every_answer_byte_for_byte(
 # ---------------------------------------------------------------------- OpenAPI components
 
 
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _list_of(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"items": schema, "type": "array"}
-
-
-_BOOL = {"type": "boolean"}
-_INT = {"type": "integer"}
-_STRING = {"type": "string"}
-_TIME = {"format": "date-time", "type": "string"}
-_DATE = {"format": "date", "type": "string"}
-_ID_QUERY = {"maxLength": 128, "minLength": 1, **_null_or(_STRING)}
+_ID_QUERY = {"maxLength": 128, "minLength": 1, **schema_null_or(SCHEMA_STRING)}
 
 ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
-    "ProblemView": _object("ProblemView", {"field": _STRING, "problem": _STRING}, ["field", "problem"]),
-    "ReportView": _object(
+    "ProblemView": schema_object(
+        "ProblemView", {"field": SCHEMA_STRING, "problem": SCHEMA_STRING}, ["field", "problem"]
+    ),
+    "ReportView": schema_object(
         "ReportView",
         {
-            "created_at": _TIME,
-            "event_time": _TIME,
-            "event_type": _STRING,
-            "file_id": _null_or(_INT),
-            "fund_id": _STRING,
-            "id": _INT,
-            "order_id": _STRING,
-            "problems": _list_of(_ref("ProblemView")),
+            "created_at": SCHEMA_DATE_TIME,
+            "event_time": SCHEMA_DATE_TIME,
+            "event_type": SCHEMA_STRING,
+            "file_id": schema_null_or(SCHEMA_INT),
+            "fund_id": SCHEMA_STRING,
+            "id": SCHEMA_INT,
+            "order_id": SCHEMA_STRING,
+            "problems": schema_list_of(schema_ref("ProblemView")),
             "record": {"additionalProperties": {}, "type": "object"},
-            "regime": _STRING,
-            "repaired_from": _null_or(_INT),
-            "report_key": _STRING,
-            "source_event_id": _STRING,
+            "regime": SCHEMA_STRING,
+            "repaired_from": schema_null_or(SCHEMA_INT),
+            "report_key": SCHEMA_STRING,
+            "source_event_id": SCHEMA_STRING,
             "status": {
                 "enum": ["rejected", "pending", "filed", "submitted", "accepted", "failed", "superseded"],
                 "type": "string",
             },
-            "trade_date": _DATE,
-            "updated_at": _TIME,
+            "trade_date": SCHEMA_DATE,
+            "updated_at": SCHEMA_DATE_TIME,
         },
         [
             "created_at",
@@ -221,31 +215,31 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "updated_at",
         ],
     ),
-    "ReportList": _object(
+    "ReportList": schema_object(
         "ReportList",
-        {"items": _list_of(_ref("ReportView")), "next_after_id": _null_or(_INT)},
+        {"items": schema_list_of(schema_ref("ReportView")), "next_after_id": schema_null_or(SCHEMA_INT)},
         ["items", "next_after_id"],
     ),
-    "FileView": _object(
+    "FileView": schema_object(
         "FileView",
         {
-            "attempts": _INT,
-            "created_at": _TIME,
-            "deadline": _TIME,
-            "fund_id": _STRING,
-            "id": _INT,
-            "last_error": _null_or(_STRING),
-            "metadata_name": _null_or(_STRING),
-            "metadata_sha256": _null_or(_STRING),
-            "name": _STRING,
-            "overdue": _BOOL,
-            "record_count": _INT,
-            "regime": _STRING,
-            "sequence": _INT,
-            "sha256": _STRING,
+            "attempts": SCHEMA_INT,
+            "created_at": SCHEMA_DATE_TIME,
+            "deadline": SCHEMA_DATE_TIME,
+            "fund_id": SCHEMA_STRING,
+            "id": SCHEMA_INT,
+            "last_error": schema_null_or(SCHEMA_STRING),
+            "metadata_name": schema_null_or(SCHEMA_STRING),
+            "metadata_sha256": schema_null_or(SCHEMA_STRING),
+            "name": SCHEMA_STRING,
+            "overdue": SCHEMA_BOOL,
+            "record_count": SCHEMA_INT,
+            "regime": SCHEMA_STRING,
+            "sequence": SCHEMA_INT,
+            "sha256": SCHEMA_STRING,
             "status": {"enum": ["pending", "submitted", "failed"], "type": "string"},
-            "submitted_at": _null_or(_TIME),
-            "trade_date": _DATE,
+            "submitted_at": schema_null_or(SCHEMA_DATE_TIME),
+            "trade_date": SCHEMA_DATE,
         },
         [
             "attempts",
@@ -265,24 +259,12 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "trade_date",
         ],
     ),
-    "FileList": _object("FileList", {"items": _list_of(_ref("FileView"))}, ["items"]),
-    "Liveness": _object(
-        "Liveness",
-        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
-        ["instance_id", "service", "status"],
-    ),
-    "Readiness": _object(
-        "Readiness",
-        {
-            "checks": {"additionalProperties": _STRING, "type": "object"},
-            "status": {"enum": ["ready", "unavailable"], "type": "string"},
-        },
-        ["checks", "status"],
-    ),
+    "FileList": schema_object("FileList", {"items": schema_list_of(schema_ref("FileView"))}, ["items"]),
+    **HEALTH_COMPONENTS,
 }
 BODY_COMPONENTS: dict[str, dict[str, Any]] = {
-    "FlushBody": _object("FlushBody", {"fund_id": _ID_QUERY, "regime": _ID_QUERY}, []),
-    "RepairBody": _object(
+    "FlushBody": schema_object("FlushBody", {"fund_id": _ID_QUERY, "regime": _ID_QUERY}, []),
+    "RepairBody": schema_object(
         "RepairBody",
         {
             "fields": {"additionalProperties": {}, "type": "object"},
@@ -292,13 +274,13 @@ BODY_COMPONENTS: dict[str, dict[str, Any]] = {
     ),
 }
 ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
-    ("get", "/v1/compliance/reports"): _ref("ReportList"),
-    ("get", "/v1/compliance/reports/{report_id}"): _ref("ReportView"),
-    ("post", "/v1/compliance/reports/{report_id}/repair"): _ref("ReportView"),
-    ("get", "/v1/compliance/files"): _ref("FileList"),
-    ("post", "/v1/compliance/files/flush"): _ref("FileList"),
-    ("get", "/v1/healthz"): _ref("Liveness"),
-    ("get", "/v1/readyz"): _ref("Readiness"),
+    ("get", "/v1/compliance/reports"): schema_ref("ReportList"),
+    ("get", "/v1/compliance/reports/{report_id}"): schema_ref("ReportView"),
+    ("post", "/v1/compliance/reports/{report_id}/repair"): schema_ref("ReportView"),
+    ("get", "/v1/compliance/files"): schema_ref("FileList"),
+    ("post", "/v1/compliance/files/flush"): schema_ref("FileList"),
+    ("get", "/v1/healthz"): schema_ref("Liveness"),
+    ("get", "/v1/readyz"): schema_ref("Readiness"),
 }
 
 

@@ -13,7 +13,19 @@ from typing import Any
 
 import pytest
 
-from mts1b_operations.core.testing import match_template
+from mts1b_operations.core.testing import (
+    HEALTH_COMPONENTS,
+    SCHEMA_BOOL,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_NUMBER,
+    SCHEMA_STRING,
+    match_template,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 
 from .conftest import FakeOms, HaltApp
 
@@ -251,27 +263,7 @@ def test_a_placeholder_is_one_value_wherever_it_recurs() -> None:
 # ---------------------------------------------------------------------- OpenAPI components
 
 
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _list_of(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"items": schema, "type": "array"}
-
-
-_BOOL = {"type": "boolean"}
-_INT = {"type": "integer"}
-_STRING = {"type": "string"}
-_STRINGS = _list_of(_STRING)
-_TIME = {"format": "date-time", "type": "string"}
+_STRINGS = schema_list_of(SCHEMA_STRING)
 _MODE = {"enum": ["block_new", "cancel_open", "flatten"], "type": "string"}
 _SEVERITY = {"enum": ["FIRM_HALT", "FUND_HALT", "STRATEGY_HALT"], "type": "string"}
 _COMMAND = {"enum": ["cancel_all", "flatten"], "type": "string"}
@@ -281,30 +273,30 @@ _REASON = {
     "minLength": 1,
     "type": "string",
 }
-_ID = {"maxLength": 128, "minLength": 1, **_null_or(_STRING)}
+_ID = {"maxLength": 128, "minLength": 1, **schema_null_or(SCHEMA_STRING)}
 
 ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
-    "Halt": _object(
+    "Halt": schema_object(
         "Halt",
         {
             "active": {"default": True, "type": "boolean"},
-            "cosigned_by": _null_or(_STRING),
+            "cosigned_by": schema_null_or(SCHEMA_STRING),
             "forced": {"default": False, "type": "boolean"},
-            "fund_id": _null_or(_STRING),
-            "halt_id": _STRING,
+            "fund_id": schema_null_or(SCHEMA_STRING),
+            "halt_id": SCHEMA_STRING,
             "mode": _MODE,
-            "reason": _STRING,
+            "reason": SCHEMA_STRING,
             "request_count": {"default": 1, "type": "integer"},
-            "requested_at": _TIME,
-            "requested_by": _STRING,
-            "resume_reason": _null_or(_STRING),
-            "resumed_at": _null_or(_TIME),
-            "resumed_by": _null_or(_STRING),
-            "scope": _STRING,
+            "requested_at": SCHEMA_DATE_TIME,
+            "requested_by": SCHEMA_STRING,
+            "resume_reason": schema_null_or(SCHEMA_STRING),
+            "resumed_at": schema_null_or(SCHEMA_DATE_TIME),
+            "resumed_by": schema_null_or(SCHEMA_STRING),
+            "scope": SCHEMA_STRING,
             "severity": _SEVERITY,
-            "strategy_id": _null_or(_STRING),
-            "triggered_by_watchdog": _null_or(_STRING),
-            "watchdog_subject_id": _null_or(_STRING),
+            "strategy_id": schema_null_or(SCHEMA_STRING),
+            "triggered_by_watchdog": schema_null_or(SCHEMA_STRING),
+            "watchdog_subject_id": schema_null_or(SCHEMA_STRING),
         },
         [
             "fund_id",
@@ -318,30 +310,37 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "strategy_id",
         ],
     ),
-    "HaltAnswer": _object(
+    "HaltAnswer": schema_object(
         "HaltAnswer",
         {
-            "halt": _ref("Halt"),
-            "message": _STRING,
-            "oms_command": _ref("OmsCommandReport"),
+            "halt": schema_ref("Halt"),
+            "message": SCHEMA_STRING,
+            "oms_command": schema_ref("OmsCommandReport"),
             "outcome": {"enum": ["created", "already_halted"], "type": "string"},
         },
         ["halt", "message", "oms_command", "outcome"],
     ),
-    "HaltList": _object("HaltList", {"count": _INT, "halts": _list_of(_ref("Halt"))}, ["count", "halts"]),
-    "HaltStatus": _object(
+    "HaltList": schema_object(
+        "HaltList", {"count": SCHEMA_INT, "halts": schema_list_of(schema_ref("Halt"))}, ["count", "halts"]
+    ),
+    "HaltStatus": schema_object(
         "HaltStatus",
-        {"halted": _BOOL, "halts": _list_of(_ref("Halt")), "scope": _STRING, "since": _null_or(_TIME)},
+        {
+            "halted": SCHEMA_BOOL,
+            "halts": schema_list_of(schema_ref("Halt")),
+            "scope": SCHEMA_STRING,
+            "since": schema_null_or(SCHEMA_DATE_TIME),
+        },
         ["halted", "halts", "scope", "since"],
     ),
-    "OmsCommandAck": _object(
+    "OmsCommandAck": schema_object(
         "OmsCommandAck",
         {
-            "acked_at": _TIME,
+            "acked_at": SCHEMA_DATE_TIME,
             "command": _COMMAND,
             "command_id": {"maxLength": 256, "minLength": 1, "type": "string"},
-            "error": {"maxLength": 8192, "minLength": 1, **_null_or(_STRING)},
-            "ok": _BOOL,
+            "error": {"maxLength": 8192, "minLength": 1, **schema_null_or(SCHEMA_STRING)},
+            "ok": SCHEMA_BOOL,
             "orders_cancelled": {"default": 0, "minimum": 0.0, "type": "integer"},
             "positions_closed": {"default": 0, "minimum": 0.0, "type": "integer"},
             "responder": {"maxLength": 256, "minLength": 1, "type": "string"},
@@ -349,24 +348,24 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
         },
         ["acked_at", "command", "command_id", "ok", "responder", "type"],
     ),
-    "OmsCommandOutcome": _object(
+    "OmsCommandOutcome": schema_object(
         "OmsCommandOutcome",
         {
-            "acks": _list_of(_ref("OmsCommandAck")),
+            "acks": schema_list_of(schema_ref("OmsCommandAck")),
             "command": _COMMAND,
-            "command_id": _STRING,
-            "complete": _BOOL,
-            "elapsed": {"type": "number"},
+            "command_id": SCHEMA_STRING,
+            "complete": SCHEMA_BOOL,
+            "elapsed": SCHEMA_NUMBER,
             "expected_responders": _STRINGS,
             "failed": _STRINGS,
             "fund_ids": _STRINGS,
-            "invalid_replies": _INT,
+            "invalid_replies": SCHEMA_INT,
             "missing": _STRINGS,
-            "no_responders": _BOOL,
-            "orders_cancelled": _INT,
-            "paper_only": _BOOL,
-            "positions_closed": _INT,
-            "timed_out": _BOOL,
+            "no_responders": SCHEMA_BOOL,
+            "orders_cancelled": SCHEMA_INT,
+            "paper_only": SCHEMA_BOOL,
+            "positions_closed": SCHEMA_INT,
+            "timed_out": SCHEMA_BOOL,
         },
         [
             "acks",
@@ -386,23 +385,27 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "timed_out",
         ],
     ),
-    "OmsCommandReport": _object(
+    "OmsCommandReport": schema_object(
         "OmsCommandReport",
-        {"detail": _STRING, "outcome": _null_or(_ref("OmsCommandOutcome")), "sent": _BOOL},
+        {
+            "detail": SCHEMA_STRING,
+            "outcome": schema_null_or(schema_ref("OmsCommandOutcome")),
+            "sent": SCHEMA_BOOL,
+        },
         ["detail", "sent"],
     ),
-    "Preflight": _object(
+    "Preflight": schema_object(
         "Preflight",
         {
-            "halt": _null_or(_ref("Halt")),
-            "inherited": _list_of(_ref("Halt")),
-            "message": _STRING,
-            "needs_force": _BOOL,
-            "needs_two_operators": _BOOL,
-            "scope": _STRING,
-            "watchdog": _null_or(_STRING),
-            "watchdog_firing": _BOOL,
-            "watchdog_subject_id": _null_or(_STRING),
+            "halt": schema_null_or(schema_ref("Halt")),
+            "inherited": schema_list_of(schema_ref("Halt")),
+            "message": SCHEMA_STRING,
+            "needs_force": SCHEMA_BOOL,
+            "needs_two_operators": SCHEMA_BOOL,
+            "scope": SCHEMA_STRING,
+            "watchdog": schema_null_or(SCHEMA_STRING),
+            "watchdog_firing": SCHEMA_BOOL,
+            "watchdog_subject_id": schema_null_or(SCHEMA_STRING),
         },
         [
             "halt",
@@ -416,39 +419,29 @@ ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
             "watchdog_subject_id",
         ],
     ),
-    "ResumeAnswer": _object(
+    "ResumeAnswer": schema_object(
         "ResumeAnswer",
-        {"preflight": _ref("Preflight"), "result": _ref("ResumeResult")},
+        {"preflight": schema_ref("Preflight"), "result": schema_ref("ResumeResult")},
         ["preflight", "result"],
     ),
-    "ResumeResult": _object(
+    "ResumeResult": schema_object(
         "ResumeResult",
         {
-            "halted_by": _list_of(_ref("Halt")),
-            "message": _STRING,
-            "resumed": _ref("Halt"),
-            "still_halted": _BOOL,
+            "halted_by": schema_list_of(schema_ref("Halt")),
+            "message": SCHEMA_STRING,
+            "resumed": schema_ref("Halt"),
+            "still_halted": SCHEMA_BOOL,
         },
         ["halted_by", "message", "resumed", "still_halted"],
     ),
-    "Liveness": _object(
-        "Liveness",
-        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
-        ["instance_id", "service", "status"],
-    ),
-    "Readiness": _object(
-        "Readiness",
-        {
-            "checks": {"additionalProperties": _STRING, "type": "object"},
-            "status": {"enum": ["ready", "unavailable"], "type": "string"},
-        },
-        ["checks", "status"],
-    ),
+    **HEALTH_COMPONENTS,
 }
 BODY_COMPONENTS: dict[str, dict[str, Any]] = {
-    "CancelAllBody": _object("CancelAllBody", {"fund_ids": _STRINGS, "reason": _REASON}, ["reason"]),
-    "FlattenPaperBody": _object("FlattenPaperBody", {"fund_ids": _STRINGS, "reason": _REASON}, ["reason"]),
-    "HaltRequestBody": _object(
+    "CancelAllBody": schema_object("CancelAllBody", {"fund_ids": _STRINGS, "reason": _REASON}, ["reason"]),
+    "FlattenPaperBody": schema_object(
+        "FlattenPaperBody", {"fund_ids": _STRINGS, "reason": _REASON}, ["reason"]
+    ),
+    "HaltRequestBody": schema_object(
         "HaltRequestBody",
         {
             "fund_id": _ID,
@@ -459,16 +452,16 @@ BODY_COMPONENTS: dict[str, dict[str, Any]] = {
         },
         ["reason", "severity"],
     ),
-    "ResumeBody": _object(
+    "ResumeBody": schema_object(
         "ResumeBody",
         {
-            "cosigned_by": {"maxLength": 256, "minLength": 1, **_null_or(_STRING)},
+            "cosigned_by": {"maxLength": 256, "minLength": 1, **schema_null_or(SCHEMA_STRING)},
             "force": {"default": False, "type": "boolean"},
             "reason": {
                 "description": _REASON["description"],
                 "maxLength": 8192,
                 "minLength": 1,
-                **_null_or(_STRING),
+                **schema_null_or(SCHEMA_STRING),
             },
             "scope": {"maxLength": 140, "minLength": 1, "type": "string"},
         },
@@ -477,17 +470,17 @@ BODY_COMPONENTS: dict[str, dict[str, Any]] = {
 }
 
 ANSWERS: dict[tuple[str, str, str], dict[str, Any]] = {
-    ("post", "/v1/halts", "201"): _ref("HaltAnswer"),
-    ("post", "/v1/halts", "200"): _ref("HaltAnswer"),
-    ("get", "/v1/halts", "200"): _ref("HaltList"),
-    ("get", "/v1/halts/history", "200"): _ref("HaltList"),
-    ("get", "/v1/halts/status", "200"): _ref("HaltStatus"),
-    ("get", "/v1/halts/preflight", "200"): _ref("Preflight"),
-    ("post", "/v1/halts/resume", "200"): _ref("ResumeAnswer"),
-    ("post", "/v1/oms/cancel-all", "200"): _ref("OmsCommandOutcome"),
-    ("post", "/v1/oms/flatten-paper", "200"): _ref("OmsCommandOutcome"),
-    ("get", "/v1/healthz", "200"): _ref("Liveness"),
-    ("get", "/v1/readyz", "200"): _ref("Readiness"),
+    ("post", "/v1/halts", "201"): schema_ref("HaltAnswer"),
+    ("post", "/v1/halts", "200"): schema_ref("HaltAnswer"),
+    ("get", "/v1/halts", "200"): schema_ref("HaltList"),
+    ("get", "/v1/halts/history", "200"): schema_ref("HaltList"),
+    ("get", "/v1/halts/status", "200"): schema_ref("HaltStatus"),
+    ("get", "/v1/halts/preflight", "200"): schema_ref("Preflight"),
+    ("post", "/v1/halts/resume", "200"): schema_ref("ResumeAnswer"),
+    ("post", "/v1/oms/cancel-all", "200"): schema_ref("OmsCommandOutcome"),
+    ("post", "/v1/oms/flatten-paper", "200"): schema_ref("OmsCommandOutcome"),
+    ("get", "/v1/healthz", "200"): schema_ref("Liveness"),
+    ("get", "/v1/readyz", "200"): schema_ref("Readiness"),
 }
 
 

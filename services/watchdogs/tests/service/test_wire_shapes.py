@@ -14,7 +14,19 @@ from typing import Any
 
 import pytest
 
-from mts1b_operations.core.testing import match_template
+from mts1b_operations.core.testing import (
+    HEALTH_COMPONENTS,
+    SCHEMA_BOOL,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_NUMBER,
+    SCHEMA_STRING,
+    match_template,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 
 from .conftest import AlertWatcher, Harness
 from .test_http import VPIN, one_sided
@@ -133,100 +145,73 @@ def test_a_params_placeholder_takes_one_nested_object() -> None:
 # ---------------------------------------------------------------------- OpenAPI components
 
 
-def _null_or(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"oneOf": [schema, {"type": "null"}]}
-
-
-def _object(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"properties": properties, "required": sorted(required), "title": title, "type": "object"}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-_STRING = {"type": "string"}
-_NUMBER = {"type": "number"}
-_TIME = {"format": "date-time", "type": "string"}
 _ANY_OBJECT = {"additionalProperties": {}, "type": "object"}
 
 ANSWER_COMPONENTS: dict[str, dict[str, Any]] = {
-    "FiringSubject": _object(
+    "FiringSubject": schema_object(
         "FiringSubject",
         {
-            "episode": _null_or(_STRING),
-            "message": _null_or(_STRING),
-            "notified": {"type": "boolean"},
-            "since": _null_or(_TIME),
-            "subject_id": _STRING,
-            "threshold": _null_or(_NUMBER),
-            "value": _null_or(_NUMBER),
+            "episode": schema_null_or(SCHEMA_STRING),
+            "message": schema_null_or(SCHEMA_STRING),
+            "notified": SCHEMA_BOOL,
+            "since": schema_null_or(SCHEMA_DATE_TIME),
+            "subject_id": SCHEMA_STRING,
+            "threshold": schema_null_or(SCHEMA_NUMBER),
+            "value": schema_null_or(SCHEMA_NUMBER),
         },
         ["notified", "since", "subject_id"],
     ),
-    "WatchdogView": _object(
+    "WatchdogView": schema_object(
         "WatchdogView",
         {
-            "active": {"type": "boolean"},
-            "alert_subject": _STRING,
+            "active": SCHEMA_BOOL,
+            "alert_subject": SCHEMA_STRING,
             "evaluations": {"default": 0, "type": "integer"},
-            "firing": {"items": _ref("FiringSubject"), "type": "array"},
-            "inputs": _STRING,
-            "kind": _STRING,
-            "last_alert_at": _null_or(_TIME),
-            "last_evaluated_at": _null_or(_TIME),
-            "last_subject": _null_or(_STRING),
-            "last_value": _null_or(_NUMBER),
-            "name": _STRING,
+            "firing": schema_list_of(schema_ref("FiringSubject")),
+            "inputs": SCHEMA_STRING,
+            "kind": SCHEMA_STRING,
+            "last_alert_at": schema_null_or(SCHEMA_DATE_TIME),
+            "last_evaluated_at": schema_null_or(SCHEMA_DATE_TIME),
+            "last_subject": schema_null_or(SCHEMA_STRING),
+            "last_value": schema_null_or(SCHEMA_NUMBER),
+            "name": SCHEMA_STRING,
             "overrides": _ANY_OBJECT,
             "params": _ANY_OBJECT,
-            "pause_reason": _null_or(_STRING),
-            "paused_by": _null_or(_STRING),
-            "paused_until": _null_or(_TIME),
+            "pause_reason": schema_null_or(SCHEMA_STRING),
+            "paused_by": schema_null_or(SCHEMA_STRING),
+            "paused_until": schema_null_or(SCHEMA_DATE_TIME),
             "status": {"enum": ["running", "paused"], "type": "string"},
-            "updated_at": _null_or(_TIME),
-            "updated_by": _null_or(_STRING),
+            "updated_at": schema_null_or(SCHEMA_DATE_TIME),
+            "updated_by": schema_null_or(SCHEMA_STRING),
         },
         ["active", "alert_subject", "inputs", "kind", "name", "overrides", "params", "status"],
     ),
-    "WatchdogList": _object(
+    "WatchdogList": schema_object(
         "WatchdogList",
-        {"count": {"type": "integer"}, "watchdogs": {"items": _ref("WatchdogView"), "type": "array"}},
+        {"count": SCHEMA_INT, "watchdogs": schema_list_of(schema_ref("WatchdogView"))},
         ["count", "watchdogs"],
     ),
-    "Liveness": _object(
-        "Liveness",
-        {"instance_id": _STRING, "service": _STRING, "status": {"const": "ok", "type": "string"}},
-        ["instance_id", "service", "status"],
-    ),
-    "Readiness": _object(
-        "Readiness",
-        {
-            "checks": {"additionalProperties": _STRING, "type": "object"},
-            "status": {"enum": ["ready", "unavailable"], "type": "string"},
-        },
-        ["checks", "status"],
-    ),
+    **HEALTH_COMPONENTS,
 }
 BODY_COMPONENTS: dict[str, dict[str, Any]] = {
-    "PauseBody": _object(
+    "PauseBody": schema_object(
         "PauseBody",
         {
-            "for": {"oneOf": [_STRING, _NUMBER, {"type": "null"}]},
-            "reason": {"maxLength": 2048, "minLength": 1, **_null_or(_STRING)},
-            "until": _null_or(_TIME),
+            "for": {"oneOf": [SCHEMA_STRING, SCHEMA_NUMBER, {"type": "null"}]},
+            "reason": {"maxLength": 2048, "minLength": 1, **schema_null_or(SCHEMA_STRING)},
+            "until": schema_null_or(SCHEMA_DATE_TIME),
         },
         [],
     ),
 }
 ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
-    ("get", "/v1/watchdogs"): _ref("WatchdogList"),
-    ("get", "/v1/watchdogs/{name}"): _ref("WatchdogView"),
-    ("put", "/v1/watchdogs/{name}/config"): _ref("WatchdogView"),
-    ("post", "/v1/watchdogs/{name}/pause"): _ref("WatchdogView"),
-    ("post", "/v1/watchdogs/{name}/resume"): _ref("WatchdogView"),
-    ("get", "/v1/healthz"): _ref("Liveness"),
-    ("get", "/v1/readyz"): _ref("Readiness"),
+    ("get", "/v1/watchdogs"): schema_ref("WatchdogList"),
+    ("get", "/v1/watchdogs/{name}"): schema_ref("WatchdogView"),
+    ("put", "/v1/watchdogs/{name}/config"): schema_ref("WatchdogView"),
+    ("post", "/v1/watchdogs/{name}/pause"): schema_ref("WatchdogView"),
+    ("post", "/v1/watchdogs/{name}/resume"): schema_ref("WatchdogView"),
+    ("get", "/v1/healthz"): schema_ref("Liveness"),
+    ("get", "/v1/readyz"): schema_ref("Readiness"),
 }
 
 

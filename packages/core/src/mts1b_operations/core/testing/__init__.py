@@ -17,6 +17,9 @@
 - ``migrated`` / ``open_pool`` / ``open_bus`` / ``register_operators``: a test's migrated database,
   its pool and bus (closed on exit), and operators with their bearer tokens.
 - ``FakeOms(nats_url)``: order-management responders that record and ack every OMS command.
+- ``match_template(body, template, patterns=)``: an HTTP answer pinned byte for byte.
+- ``schema_object`` / ``schema_ref`` / ``schema_null_or`` / ``schema_list_of``, ``SCHEMA_*`` and
+  ``HEALTH_COMPONENTS``: a service's expected OpenAPI components (Litestar, msgspec Structs).
 """
 
 from mts1b_operations.core.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_until
@@ -25,6 +28,19 @@ from ._connections import CONNECT_DEADLINE, migrated, open_bus, open_pool
 from ._fake_oms import FakeOms
 from ._in_process import RunningService, running_service
 from ._isolation import database_url, nats_url
+from ._openapi import (
+    HEALTH_COMPONENTS,
+    SCHEMA_BOOL,
+    SCHEMA_DATE,
+    SCHEMA_DATE_TIME,
+    SCHEMA_INT,
+    SCHEMA_NUMBER,
+    SCHEMA_STRING,
+    schema_list_of,
+    schema_null_or,
+    schema_object,
+    schema_ref,
+)
 from ._operators import register_operators
 from ._process_context import service_process
 from ._reference import REFERENCE_DIR_ENV, reference_file
@@ -43,7 +59,14 @@ from ._waiting import eventually
 
 __all__ = [
     "CONNECT_DEADLINE",
+    "HEALTH_COMPONENTS",
     "REFERENCE_DIR_ENV",
+    "SCHEMA_BOOL",
+    "SCHEMA_DATE",
+    "SCHEMA_DATE_TIME",
+    "SCHEMA_INT",
+    "SCHEMA_NUMBER",
+    "SCHEMA_STRING",
     "SUMMARY_PROPERTY",
     "EmbeddedNats",
     "EmbeddedPostgres",
@@ -68,6 +91,10 @@ __all__ = [
     "restartable_nats",
     "restartable_postgres",
     "running_service",
+    "schema_list_of",
+    "schema_null_or",
+    "schema_object",
+    "schema_ref",
     "service_process",
     "shared_nats",
     "shared_postgres",
