@@ -19,7 +19,7 @@ from mts1b_operations.core.embedded import EmbeddedNats
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck, decode, encode
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt import BUCKET
-from mts1b_operations.halt.entrypoints._service import OMS_COMMAND_FACT
+from mts1b_operations.halt.entrypoints._service import OMS_ACK_FACT, OMS_COMMAND_FACT
 
 from .conftest import FakeOms, HaltApp, running_halt_app
 
@@ -195,3 +195,52 @@ async def test_a_lifted_halt_stops_its_re_sends(halt_app: HaltApp) -> None:
         return halt_app.service.pending_resends == 0
 
     await eventually(stopped, within=30, what="the re-send to stop once the halt was lifted")
+
+
+async def test_repeated_requests_for_a_halt_share_one_re_send(halt_app: HaltApp) -> None:
+    for _ in range(5):
+        response = await halt_app.post("/v1/halts", "alice", FUND_HALT)
+        assert response.status_code in (200, 201), response.text
+        assert "re-sent in the background" in response.json()["oms_command"]["detail"]
+    assert halt_app.service.pending_resends == 1
+
+
+async def test_an_ok_ack_after_a_failed_one_is_a_fact_too(halt_app: HaltApp, bus: Bus, nats_url: str) -> None:
+    replies: list[bool] = []
+
+    async def flaky_oms(msg: Msg) -> None:
+        command = decode(msg.data, OmsCommand)
+        ok = bool(replies)  # fails the first time, succeeds after
+        replies.append(ok)
+        ack = OmsCommandAck(
+            command_id=command.command_id,
+            responder="flaky-oms",
+            command=command.command,
+            ok=ok,
+            error=None if ok else "broker session down",
+            acked_at=datetime.now(UTC),
+        )
+        await msg.respond(encode(ack))
+
+    oms = await connect_bus(nats_url, name="flaky-oms", connect_deadline=10)
+    try:
+        await oms.nc.subscribe(subjects.oms_command("cancel_all"), cb=flaky_oms)
+        await oms.nc.flush()
+        response = await halt_app.post("/v1/halts", "alice", FUND_HALT)
+        assert response.json()["oms_command"]["outcome"]["failed"] == ["flaky-oms"]
+
+        async def done() -> bool:
+            return halt_app.service.pending_resends == 0
+
+        await eventually(done, within=30, what="the re-send to end once the OMS acked ok")
+        assert replies[:2] == [False, True]
+        stream = await bus.js.find_stream_name_by_subject(OMS_ACK_FACT)
+
+        async def both_acks_published() -> int | None:
+            info = await bus.js.stream_info(stream, subjects_filter=OMS_ACK_FACT)
+            count = (info.state.subjects or {}).get(OMS_ACK_FACT, 0)
+            return count if count >= 2 else None
+
+        assert await eventually(both_acks_published, within=30, what="the failed and the ok ack") == 2
+    finally:
+        await oms.close()

@@ -56,7 +56,8 @@ class HaltService:
     source: str = "halt"
     resend_for: float = 600.0
     """Seconds an OMS command that could not be sent keeps being re-sent while its halt is in force."""
-    _resends: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _resends: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict, repr=False)
+    """The background re-send of each (halt id, command): one at a time, however often it is asked."""
 
     async def send_command(self, command: OmsCommand) -> OmsCommandOutcome:
         """Send ``command`` to every OMS, gather the acks, and record both for the audit trail.
@@ -101,10 +102,19 @@ class HaltService:
 
     def _resend_later(self, halt: Halt, command: OmsCommand) -> None:
         # A halt acknowledged while NATS is away must still cancel the orders at the venues once it
-        # is back: the gates only stop new orders.
+        # is back: the gates only stop new orders. A repeated request for the same halt finds its
+        # re-send already running and leaves it be.
+        key = (halt.halt_id, command.command)
+        running = self._resends.get(key)
+        if running is not None and not running.done():
+            return
         task = asyncio.create_task(self._resend(halt, command), name=f"resend-{command.command_id}")
-        self._resends.add(task)
-        task.add_done_callback(self._resends.discard)
+        self._resends[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._resends.get(key) is task:
+            del self._resends[key]
 
     async def _resend(self, halt: Halt, command: OmsCommand) -> None:
         try:
@@ -138,9 +148,10 @@ class HaltService:
 
     async def close(self) -> None:
         """Stop re-sending (on shutdown; the halts stay in force and a restart reconciles the bucket)."""
-        for task in list(self._resends):
+        tasks = list(self._resends.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._resends, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _record(self, command: OmsCommand, acks: list[OmsCommandAck]) -> None:
         command_id = command.command_id
@@ -159,7 +170,8 @@ class HaltService:
                         source=self.source,
                         subject=OMS_ACK_FACT,
                         payload=ack,
-                        event_id=f"oms:{command_id}:ack:{ack.responder}",
+                        # Per reply: a re-sent command's later ack (ok after a failure) is a fact too.
+                        event_id=f"oms:{command_id}:ack:{ack.responder}:{ack.acked_at.isoformat()}",
                     )
         except Exception:
             # The command went out; failing to record it must not turn its outcome into an error.
