@@ -133,3 +133,11 @@ async def test_kv_creates_then_binds(bus: Bus, nats_url: str) -> None:
         assert status.history == 5
     finally:
         await other.close()
+
+
+async def test_waiting_on_a_closed_connection_fails_at_once(nats_url: str) -> None:
+    bus = await connect_bus(nats_url, name="closed-test", connect_deadline=10)
+    await bus.wait_connected(timeout=5)
+    await bus.close()
+    with pytest.raises(BusUnavailableError, match="closed"):
+        await bus.wait_connected()  # no timeout: would wait forever

@@ -29,3 +29,27 @@ def test_exit_process_keeps_the_code_and_flushes_logs_and_stdio(tmp_path: Path) 
     assert done.returncode == 3, done.stderr
     assert done.stdout == "last words"  # flushed, and atexit handlers did not run
     assert "stopped cleanly" in log_file.read_text()
+
+
+def test_an_error_escaping_the_service_exits_1_through_the_same_door(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import atexit
+        from mts1b_operations.core.runtime import _exit
+
+        def broken(spec):
+            raise KeyboardInterrupt  # e.g. Ctrl-C before the signal handlers are in place
+
+        class Spec:
+            name = "mts1b-test"
+
+        _exit.run_service = broken
+        atexit.register(lambda: print("finalization ran"))
+        _exit.serve_and_exit(Spec())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "mts1b-test: stopped by an unexpected error" in done.stderr
+    assert "KeyboardInterrupt" in done.stderr
+    assert "finalization ran" not in done.stdout

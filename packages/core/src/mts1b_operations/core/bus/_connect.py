@@ -179,12 +179,15 @@ class Bus:
         return self._state.last_error
 
     async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Return once connected and the reconnect is counted; ``TimeoutError`` after ``timeout`` s.
+        """Return once connected and the reconnect is counted; ``TimeoutError`` after ``timeout`` s,
+        ``BusUnavailableError`` at once when the connection is closed.
 
         nats-py marks the client connected before it calls the reconnected callback, and marks it
         reconnecting before the disconnected callback: the client's status alone can be ahead of
         ``reconnects`` and of the connected event, so both must agree.
         """
+        if self.is_closed:
+            raise BusUnavailableError(f"nats[{self.name}]: the connection is closed; it will not come back")
         await asyncio.wait_for(self._until_connected(), timeout)
 
     async def _until_connected(self) -> None:

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import NoReturn
 
-from ._lifecycle import run_service
+from ._lifecycle import EXIT_FAILURE, run_service
 from ._spec import ServiceSpec
 
 __all__ = ["exit_process", "serve_and_exit"]
@@ -34,5 +34,14 @@ def exit_process(code: int) -> NoReturn:
 
 
 def serve_and_exit(spec: ServiceSpec) -> NoReturn:
-    """A service's ``main``: :func:`run_service`, then :func:`exit_process` with its exit code."""
-    exit_process(run_service(spec))
+    """A service's ``main``: :func:`run_service`, then :func:`exit_process` with its exit code.
+
+    Whatever escapes ``run_service`` (a Ctrl-C before the signal handlers are in place, a bug) is
+    logged and exits 1, through the same door.
+    """
+    try:
+        code = run_service(spec)
+    except BaseException:
+        logging.getLogger(__name__).exception("%s: stopped by an unexpected error", spec.name)
+        code = EXIT_FAILURE
+    exit_process(code)
