@@ -10,6 +10,10 @@ bytes, and operators see its name and hash beside the data file's. Not a reg_fil
 own: the filer, the sequence and the overdue gauge would take it for a file of reports, and it
 must go after its data file, never on its own.
 
+``data_delivered_at``: when the data file reached the transport, committed before its metadata
+file is sent, so a later try sends only the metadata file (CAT refuses a data file name it
+already received, error 1103). Set for every file once it is submitted.
+
 No grant: these are columns of reg_files, which 0003 granted to mts_compliance_rw as a table
 (privileges on a table cover the columns added later).
 """
@@ -30,6 +34,7 @@ def upgrade() -> None:
             ADD COLUMN metadata_content    bytea,
             ADD COLUMN metadata_media_type text,
             ADD COLUMN metadata_sha256     text CHECK (metadata_sha256 ~ '^[0-9a-f]{64}$'),
+            ADD COLUMN data_delivered_at   timestamptz,
             ADD CONSTRAINT reg_files_metadata_whole CHECK (
                 (metadata_name IS NULL) = (metadata_content IS NULL)
                 AND (metadata_name IS NULL) = (metadata_media_type IS NULL)
@@ -42,6 +47,10 @@ def upgrade() -> None:
         "COMMENT ON COLUMN reg_files.metadata_name IS 'the metadata file submitted right after this "
         "data file (CAT: <name>.meta.json); NULL when the regime has none'"
     )
+    op.execute(
+        "COMMENT ON COLUMN reg_files.data_delivered_at IS 'when the data file went (a later try "
+        "sends only its metadata file); NULL while it has not'"
+    )
 
 
 def downgrade() -> None:
@@ -50,6 +59,7 @@ def downgrade() -> None:
         ALTER TABLE reg_files
             DROP CONSTRAINT reg_files_metadata_own_name,
             DROP CONSTRAINT reg_files_metadata_whole,
+            DROP COLUMN data_delivered_at,
             DROP COLUMN metadata_sha256,
             DROP COLUMN metadata_media_type,
             DROP COLUMN metadata_content,

@@ -4,8 +4,12 @@ A cut takes, per (regime, fund, trade date), the valid reports not yet filed, ha
 render the file numbered with the next sequence of that day, and stores the file and marks the
 reports ``filed`` in one transaction. The file is then submitted through the :class:`Transport`
 (tenacity: a few tries per round); a file with a metadata file (CAT's ``.meta.json``, stored with
-it at the cut) is delivered as a pair, data file first, metadata file second, each try sending
-both, and is submitted once both went. The outcome is stored with its fact
+it at the cut) is delivered as a pair, data file first, metadata file second, and is submitted
+once both went. That the data file went is stored before its metadata file is sent, so a later
+try (of this round or a later one) sends only the metadata file: CAT refuses a data file name it
+already received (error 1103). A file of a regime with metadata files cut without one (before
+there were any) has it made by the adapter on its first round and stored, then goes as a pair.
+The outcome is stored with its fact
 (``compliance.file.submitted`` / ``.failed``). Nothing is given up: a failed (or never tried)
 file is tried again by the background :class:`Filer` with a growing pause between rounds.
 The filer also keeps the ``mts_compliance_overdue_files`` gauge current.
@@ -16,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from mts1b_operations.core.funds import FundsRegistry
+from mts1b_operations.core.funds import Fund, FundsRegistry
 
 from ._config import ComplianceConfig
 from ._metrics import compliance_metrics
@@ -37,6 +41,13 @@ __all__ = ["Filer", "Filing"]
 log = logging.getLogger(__name__)
 
 _ERROR_CHARS: Final = 2000
+
+
+@runtime_checkable
+class _MakesMetadata(Protocol):
+    """An adapter whose data files go with a metadata file (``CatAdapter``)."""
+
+    def metadata_file(self, data_file: ReportFile, *, fund: Fund) -> tuple[str, bytes]: ...
 
 
 @dataclass(slots=True, kw_only=True)
@@ -115,6 +126,7 @@ class Filing:
         file = await self.store.report_file(view.id)
         metrics = compliance_metrics()
         attempts = 0
+        sent = _Sent(data=await self.store.data_delivered(view.id))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.submit_attempts),
             wait=wait_exponential(multiplier=0.1, max=2.0),
@@ -124,7 +136,9 @@ class Filing:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    receipt = await self._deliver(file)
+                    if file.metadata is None:
+                        file = await self._with_metadata(view.id, file)
+                    receipt = await self._deliver(view.id, file, sent)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
             metrics.submission_failures.labels(view.regime).inc()
@@ -142,19 +156,41 @@ class Filing:
             view.id, attempts=attempts, actor=actor, destination=receipt.destination
         )
 
-    async def _deliver(self, file: ReportFile) -> SubmissionReceipt:
-        """The data file, then its metadata file: CAT refuses a metadata file naming a data file it
-        has not received (error 1122). A try sends both again (the transport is idempotent by name)."""
-        receipt = await self.transport.submit(file)
+    async def _with_metadata(self, file_id: int, file: ReportFile) -> ReportFile:
+        """``file`` (stored without a metadata file) with the one its adapter makes, stored first,
+        when its regime has metadata files: a file cut before there were any."""
+        adapter = adapter_for(self.registry, file.regime)
+        if not isinstance(adapter, _MakesMetadata):
+            return file
+        if file.fund_id not in self.funds:
+            raise LookupError(
+                f"fund {file.fund_id!r} is not in the funds registry: the metadata file of {file.name} "
+                "cannot be made"
+            )
+        name, content = adapter.metadata_file(file, fund=self.funds.fund(file.fund_id))
+        stored = await self.store.store_metadata(file_id, MetadataFile(name=name, content=content))
+        log.info("%s file %s: metadata file %s made and stored", file.regime, file.name, stored.name)
+        return replace(file, metadata=stored)
+
+    async def _deliver(self, file_id: int, file: ReportFile, sent: _Sent) -> SubmissionReceipt:
+        """The data file, unless it went in an earlier try, then its metadata file: CAT refuses a
+        metadata file naming a data file it has not received (error 1122), and a data file name it
+        already received (1103). That the data file went is stored before the metadata file goes."""
         meta = file.metadata
-        if meta is not None:
-            try:
-                await self.transport.submit(_metadata_file(file, meta))
-            except Exception as exc:
-                raise TransportError(
-                    f"metadata file {meta.name} (its data file went): {type(exc).__name__}: {exc}"
-                ) from exc
-        return receipt
+        if meta is None:
+            return await self.transport.submit(file)
+        receipt: SubmissionReceipt | None = None
+        if not sent.data:
+            receipt = await self.transport.submit(file)
+            sent.data = True
+            await self.store.mark_data_delivered(file_id)
+        try:
+            meta_receipt = await self.transport.submit(_metadata_file(file, meta))
+        except Exception as exc:
+            raise TransportError(
+                f"metadata file {meta.name} (its data file went): {type(exc).__name__}: {exc}"
+            ) from exc
+        return receipt or meta_receipt
 
     async def retry_unsubmitted(self, now: datetime | None = None) -> list[FileView]:
         """A submission round for every file not submitted whose pause since its last round is over."""
@@ -180,6 +216,13 @@ class Filing:
         for regime in self._gauged:
             gauge.labels(regime).set(counts.get(regime, 0))
         return counts
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What went in the tries of one submission round so far."""
+
+    data: bool
 
 
 def _metadata_file(data: ReportFile, meta: MetadataFile) -> ReportFile:

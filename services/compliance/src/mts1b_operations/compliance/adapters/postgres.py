@@ -6,7 +6,9 @@ has its (regime, report_key) yet, superseded or not: a redelivered order event, 
 report was since repaired under a new key, adds nothing.
 
 A file's metadata file (CAT's ``.meta.json``), when the regime has one, is stored on the data
-file's row when it is cut, so every submission round sends the same bytes.
+file's row when it is cut (or, for a file cut before there were metadata files, by its first
+submission round), so every submission round sends the same bytes. ``data_delivered_at`` records
+that the data file went, so a later try sends only the metadata file.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ log = logging.getLogger(__name__)
 
 _JSON: Final = msgspec.json.Encoder(decimal_format="string")
 # First key of pg_advisory_*lock(int, int) for the compliance service's locks.
-# "mtcc": one cut at a time per (regime, fund). Not per trade date: cuts of two trade dates
-# draw names from one space (CAT names a file by the day it is made) and must see each other's.
+# "mtcc": one cut at a time per regime. Not per fund or trade date: cuts of two trade dates, and
+# of two funds sharing a CAT submitter, reporter and File Group, draw names from one space (CAT
+# names a file by the day it is made) and must see each other's. Cuts are rare.
 _CUT_LOCK_CLASS: Final = 0x6D74_6363
 _SUBMIT_LOCK_CLASS: Final = 0x6D74_6373  # "mtcs": one submission at a time per file
 
@@ -394,9 +397,7 @@ class ComplianceStore:
         """
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                _CUT_LOCK_CLASS,
-                f"{group.regime}/{group.fund_id}",
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _CUT_LOCK_CLASS, group.regime
             )
             rows = await conn.fetch(
                 """
@@ -506,6 +507,41 @@ class ComplianceStore:
             ),
         )
 
+    async def data_delivered(self, file_id: int) -> bool:
+        """Whether the file's data file went in an earlier try (only its metadata file is left)."""
+        return bool(
+            await self._pool.fetchval(
+                "SELECT data_delivered_at IS NOT NULL FROM reg_files WHERE id = $1", file_id
+            )
+        )
+
+    async def mark_data_delivered(self, file_id: int) -> None:
+        """Record that the file's data file went (committed before its metadata file is sent)."""
+        await self._pool.execute(
+            "UPDATE reg_files SET data_delivered_at = now() WHERE id = $1 AND data_delivered_at IS NULL",
+            file_id,
+        )
+
+    async def store_metadata(self, file_id: int, metadata: MetadataFile) -> MetadataFile:
+        """Store ``metadata`` on a file that has none; the metadata file stored on it after that.
+
+        A file that has one keeps it: a concurrent or earlier store wins, and every try delivers
+        the bytes it stored.
+        """
+        await self._pool.execute(
+            "UPDATE reg_files SET metadata_name = $2, metadata_content = $3, metadata_media_type = $4, "
+            "metadata_sha256 = $5 WHERE id = $1 AND metadata_name IS NULL",
+            file_id,
+            metadata.name,
+            metadata.content,
+            metadata.media_type,
+            hashlib.sha256(metadata.content).hexdigest(),
+        )
+        stored = await self.report_file(file_id)
+        if stored.metadata is None:  # pragma: no cover - the UPDATE above set it, or a row had it
+            raise RuntimeError(f"file {file_id}: its metadata file was not stored")
+        return stored.metadata
+
     async def lock_submission(self, conn: asyncpg.Connection | Any, file_id: int, *, wait: bool) -> bool:
         """A session lock on the file on ``conn``, so two filers never submit it at once.
 
@@ -535,7 +571,8 @@ class ComplianceStore:
                 row = await conn.fetchrow(
                     f"""
                     UPDATE reg_files SET status = 'submitted', attempts = attempts + $2, last_error = NULL,
-                                         last_attempt_at = now(), submitted_at = now(), destination = $3
+                                         last_attempt_at = now(), submitted_at = now(), destination = $3,
+                                         data_delivered_at = coalesce(data_delivered_at, now())
                     WHERE id = $1 RETURNING {_FILE_COLUMNS}
                     """,  # noqa: S608
                     file_id,

@@ -6,11 +6,12 @@ under ``<MTS_COMPLIANCE_OUTPUT_DIR>/<regime>/<name>`` atomically: the bytes go t
 file in the same directory, are fsynced, then renamed over the name, and the directory is
 fsynced, so a reader (or a crash) never sees half a file. Submitting the same file again
 rewrites the same bytes: submission is idempotent by name, and a transport of the firm's must be
-too, since a failed round is tried again whole.
+too, since a file whose try failed is handed over again.
 
 A file with a metadata file (CAT's ``<name>.meta.json``) is handed over as two ``submit`` calls,
 the data file first, then the metadata file (a ``ReportFile`` of its own, same regime), and only
-when the first returned; the metadata file lands beside its data file.
+when the first returned; the metadata file lands beside its data file. Once the data file
+returned, later tries hand over only the metadata file (CAT refuses a data file name twice).
 """
 
 from __future__ import annotations
