@@ -31,6 +31,7 @@ EXPECTED_GRANTS: dict[str, dict[str, str]] = {
     "halt_requests": {"mts_halt_rw": SIUD},
     "halt_refusals": {"mts_halt_rw": SIUD},
     "halt_watchdog_alerts": {"mts_halt_rw": SIUD},
+    "halt_oms_resends": {"mts_halt_rw": SIUD},
     "alembic_version_halt": {"mts_halt_rw": "S"},
     "audit_entries": {"mts_audit_writer": "S", "mts_watchdogs_rw": "S"},
     "audit_head": {"mts_audit_writer": "S", "mts_watchdogs_rw": "S"},

@@ -3,8 +3,9 @@
 Start-up (hook ``start_halts``): read the auto-halt policy (MTS_HALT_POLICY_FILE, defaults
 otherwise) and the funds registry (MTS_FUNDS_FILE; without it only firm halts can be
 requested), build the :class:`HaltManager` on the service's own pool and bus (the runtime's
-relay publishes its outbox), and reconcile the KV bucket ``mts_halts`` with the halts in force
-in Postgres. Then the watchdog-alerts consumer (auto-halt policy) starts and HTTP serves.
+relay publishes its outbox), reconcile the KV bucket ``mts_halts`` with the halts in force in
+Postgres, and resume the re-sends of the OMS commands still owed (``halt_oms_resends``). Then
+the watchdog-alerts consumer (auto-halt policy) starts and HTTP serves.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def start_halts(context: ServiceContext) -> None:
         )  # fmt: skip
     else:
         log.warning("NATS not synced yet: the KV bucket mts_halts is reconciled as soon as it is")
-    context.state[STATE_KEY] = HaltService(
+    service = HaltService(
         manager=manager,
         funds=funds,
         policy=policy,
@@ -75,6 +76,12 @@ async def start_halts(context: ServiceContext) -> None:
         bus=context.bus,
         source=context.name,
     )
+    context.state[STATE_KEY] = service
+    resumed, lifted, expired = await service.resume_resends()
+    log.info(
+        "OMS commands owed by halts: %d re-sent again, %d dropped (halt lifted), %d dropped (window passed)",
+        resumed, lifted, expired,
+    )  # fmt: skip
     log.info(
         "halts: %d fund(s) in the registry, %d auto-halt rule(s) (%s), OMS responders expected: %s",
         len(funds), len(policy.rules), ", ".join(r.name for r in policy.rules if r.enabled) or "none",

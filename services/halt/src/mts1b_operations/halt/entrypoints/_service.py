@@ -5,6 +5,10 @@ follows a halt: the OMS command its mode calls for. Each command and each ack it
 also committed to the outbox as a fact on ``mts.v1.operations.halt.oms.command`` /
 ``…halt.oms.ack`` (the OPERATIONS stream captures them, the audit service records them), so
 the trail shows who was told to cancel or flatten and who answered.
+
+A command re-sent in the background is also recorded as owed (``halt_oms_resends``) until it is
+acked, its halt is lifted or its window passes; :meth:`HaltService.resume_resends` picks the
+owed ones up again at start-up, so a restart does not drop them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mts1b_operations.core import subjects
 from mts1b_operations.core.outbox import enqueue
 from mts1b_operations.core.schemas import OmsCommand, OmsCommandAck
 
+from ..adapters.resends import PendingResend, ResendEnd, ResendStore
 from ..oms_commands import OmsCommandOutcome, command_for_halt, send_oms_command
 from ._schemas import OmsCommandReport
 
@@ -55,7 +60,8 @@ class HaltService:
     bus: Bus
     source: str = "halt"
     resend_for: float = 600.0
-    """Seconds an OMS command that could not be sent keeps being re-sent while its halt is in force."""
+    """Seconds an OMS command that could not be sent keeps being re-sent while its halt is in force,
+    counted from when it was first recorded as owed (a restart does not extend it)."""
     _resends: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict, repr=False)
     """The background re-send of each (halt id, command): one at a time, however often it is asked."""
 
@@ -82,7 +88,7 @@ class HaltService:
             outcome = await self.send_command(command)
         except Exception as exc:
             log.exception("halt %s: the %s command could not be sent", halt.halt_id, command.command)
-            self._resend_later(halt, command)
+            await self._resend_later(command)
             return OmsCommandReport(
                 sent=False,
                 detail=f"{command.command} could not be sent ({type(exc).__name__}: {exc}); the halt is in "
@@ -93,22 +99,70 @@ class HaltService:
         if not outcome.complete:
             # Nobody listening, an expected OMS silent or an OMS that failed: its orders may still
             # be open at the venues, so the command goes again until every OMS has acked it.
-            self._resend_later(halt, command)
+            await self._resend_later(command)
             detail += (
                 f"; re-sent in the background until every OMS acks it while the halt stays in force "
                 f"(up to {self.resend_for:g} s)"
             )
         return OmsCommandReport(sent=True, detail=detail, outcome=outcome)
 
-    def _resend_later(self, halt: Halt, command: OmsCommand) -> None:
+    @property
+    def _owed(self) -> ResendStore:
+        return ResendStore(self.pool)
+
+    async def _resend_later(self, command: OmsCommand) -> None:
         # A halt acknowledged while NATS is away must still cancel the orders at the venues once it
         # is back: the gates only stop new orders. A repeated request for the same halt finds its
         # re-send already running and leaves it be.
-        key = (halt.halt_id, command.command)
-        running = self._resends.get(key)
-        if running is not None and not running.done():
+        if self._running(command):
             return
-        task = asyncio.create_task(self._resend(halt, command), name=f"resend-{command.command_id}")
+        try:
+            owed = await self._owed.record(command)
+        except Exception:
+            log.exception(
+                "halt %s: could not record %s as owed; re-sent by this process only (a restart drops it)",
+                command.halt_id, command.command,
+            )  # fmt: skip
+            owed = PendingResend(command=command, halt_active=True, age=0.0)
+        if not self._running(command):  # checked again: another request may have started it meanwhile
+            self._start_resend(owed)
+
+    async def resume_resends(self) -> tuple[int, int, int]:
+        """At start-up: re-send the commands still owed whose halt is in force and window open.
+
+        The others are marked done (lifted, expired). Returns (resumed, lifted, expired).
+        """
+        resumed = lifted = expired = 0
+        for owed in await self._owed.pending():
+            halt_id, name = owed.command.halt_id or "", owed.command.command
+            if not owed.halt_active:
+                await self._owed.finish(halt_id, name, "lifted")
+                lifted += 1
+            elif owed.age >= self.resend_for:
+                log.error(
+                    "halt %s: %s %s still owed after %g s (window %g s): no longer re-sent",
+                    halt_id, name, owed.command.command_id, owed.age, self.resend_for,
+                )  # fmt: skip
+                await self._owed.finish(halt_id, name, "expired")
+                expired += 1
+            elif not self._running(owed.command):
+                self._start_resend(owed)
+                resumed += 1
+        return resumed, lifted, expired
+
+    @staticmethod
+    def _key(command: OmsCommand) -> tuple[str, str]:
+        return (command.halt_id or "", command.command)
+
+    def _running(self, command: OmsCommand) -> bool:
+        running = self._resends.get(self._key(command))
+        return running is not None and not running.done()
+
+    def _start_resend(self, owed: PendingResend) -> None:
+        key = self._key(owed.command)
+        window = max(self.resend_for - owed.age, 0.0)
+        name = f"resend-{owed.command.command_id}"
+        task = asyncio.create_task(self._resend(owed.command, window), name=name)
         self._resends[key] = task
         task.add_done_callback(lambda done: self._forget(key, done))
 
@@ -116,30 +170,41 @@ class HaltService:
         if self._resends.get(key) is task:
             del self._resends[key]
 
-    async def _resend(self, halt: Halt, command: OmsCommand) -> None:
+    async def _resend(self, command: OmsCommand, window: float) -> None:
+        halt_id = command.halt_id or ""
         try:
             async for attempt in AsyncRetrying(
                 wait=wait_exponential(multiplier=0.2, max=5.0),
-                stop=stop_after_delay(self.resend_for),
+                stop=stop_after_delay(window),
                 reraise=True,
             ):
                 with attempt:
-                    current = await self.manager.get(halt.halt_id)
+                    current = await self.manager.get(halt_id)
                     if current is None or not current.active:
-                        log.info("halt %s lifted: %s no longer re-sent", halt.halt_id, command.command)
+                        log.info("halt %s lifted: %s no longer re-sent", halt_id, command.command)
+                        await self._finish(command, "lifted")
                         return
                     outcome = await self.send_command(command)
                     if not outcome.complete:
                         raise IncompleteOmsCommandError(_describe(outcome))
         except asyncio.CancelledError:
-            raise
+            raise  # on shutdown: the command stays owed and the next start-up resumes it
         except Exception:
             log.exception(
                 "halt %s: gave up re-sending %s %s after %g s",
-                halt.halt_id, command.command, command.command_id, self.resend_for,
+                halt_id, command.command, command.command_id, self.resend_for,
             )  # fmt: skip
+            await self._finish(command, "expired")
             return
-        log.warning("halt %s: %s acked on a retry: %s", halt.halt_id, command.command, _describe(outcome))
+        await self._finish(command, "acked")
+        log.warning("halt %s: %s acked on a retry: %s", halt_id, command.command, _describe(outcome))
+
+    async def _finish(self, command: OmsCommand, end: ResendEnd) -> None:
+        try:
+            await self._owed.finish(command.halt_id or "", command.command, end)
+        except Exception:
+            # Still owed in the table: the next start-up checks the halt and the window again.
+            log.exception("halt %s: could not mark %s %s", command.halt_id, command.command, end)
 
     @property
     def pending_resends(self) -> int:
@@ -147,7 +212,8 @@ class HaltService:
         return len(self._resends)
 
     async def close(self) -> None:
-        """Stop re-sending (on shutdown; the halts stay in force and a restart reconciles the bucket)."""
+        """Stop re-sending (on shutdown; the halts stay in force, a restart reconciles the bucket and
+        resumes the commands still owed)."""
         tasks = list(self._resends.values())
         for task in tasks:
             task.cancel()
