@@ -17,7 +17,7 @@ from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import MSG_ID_HEADER, Bus, connect_bus
 from mts1b_operations.core.db import create_pool, discover_migrations, upgrade
 from mts1b_operations.core.outbox import OutboxRelay, enqueue
-from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually
+from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually, stream_messages
 
 STREAM = "OPERATIONS"
 SUBJECT = subjects.halt_requested()
@@ -35,14 +35,7 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
 
 async def stream_ids(bus: Bus) -> list[str]:
     """Nats-Msg-Id of every message in the stream, in stream-sequence order."""
-    state = (await bus.js.stream_info(STREAM)).state
-    if state.messages == 0:
-        return []
-    ids = []
-    for seq in range(state.first_seq, state.last_seq + 1):
-        msg = await bus.js.get_msg(STREAM, seq)
-        ids.append((msg.headers or {})[MSG_ID_HEADER])
-    return ids
+    return [(msg.headers or {})[MSG_ID_HEADER] for msg in await stream_messages(bus, STREAM)]
 
 
 async def stream_count(bus: Bus) -> int:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from nats.js.api import RawStreamMsg
 
 from mts1b_operations.core.bus import MSG_ID_HEADER, Bus
 from mts1b_operations.core.schemas import Bar, NewsItem, Quote, Trade, decode
+from mts1b_operations.core.testing import stream_messages
 from mts1b_operations.devstack.replay import (
     FLASH_CRASH,
     MarketPublisher,
@@ -44,17 +44,6 @@ TRADES = pl.DataFrame(
         "trade_id": ["a", "b", "c", "d", "e", "f"],
     }
 )
-
-
-async def stream_messages(bus: Bus, stream: str, prefix: str = "") -> list[RawStreamMsg]:
-    """Every message the stream holds (on subjects starting with ``prefix``), in stream order."""
-    info = await bus.js.stream_info(stream)
-    found = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await bus.js.get_msg(stream, seq)
-        if msg.subject is not None and msg.subject.startswith(prefix):
-            found.append(msg)
-    return found
 
 
 def expected_trades() -> list[Trade]:

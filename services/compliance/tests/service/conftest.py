@@ -33,7 +33,14 @@ from mts1b_operations.core import subjects
 from mts1b_operations.core.bus import Bus, DurableConsumer
 from mts1b_operations.core.runtime import ServiceContext
 from mts1b_operations.core.schemas import OrderEvent
-from mts1b_operations.core.testing import migrated, open_bus, open_pool, register_operators, running_service
+from mts1b_operations.core.testing import (
+    migrated,
+    open_bus,
+    open_pool,
+    register_operators,
+    running_service,
+    stream_messages,
+)
 
 from ._firm_adapter import FirmAdapter, FirmRegistry
 
@@ -211,13 +218,11 @@ async def publish(bus: Bus, event: OrderEvent, msg_id: str | None = None) -> Non
 
 async def compliance_facts(bus: Bus) -> list[tuple[str, dict[str, Any]]]:
     """Every compliance fact in the OPERATIONS stream so far (subject, payload), in stream order."""
-    info = await bus.js.stream_info("OPERATIONS")
-    found: list[tuple[str, dict[str, Any]]] = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
-        msg = await bus.js.get_msg("OPERATIONS", seq)
-        if msg.subject and msg.subject.startswith("mts.v1.operations.compliance.") and msg.data:
-            found.append((msg.subject, msgspec.json.decode(msg.data)))
-    return found
+    return [
+        (msg.subject, msgspec.json.decode(msg.data))
+        for msg in await stream_messages(bus, "OPERATIONS", "mts.v1.operations.compliance.")
+        if msg.subject and msg.data
+    ]
 
 
 async def report_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -19,7 +19,7 @@ from mts1b_operations.core.db import upgrade_all
 from mts1b_operations.core.funds import FundsRegistry
 from mts1b_operations.core.outbox import OutboxRelay
 from mts1b_operations.core.settings import SettingsError
-from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually
+from mts1b_operations.core.testing import EmbeddedNats, EmbeddedPostgres, eventually, stream_messages
 from mts1b_operations.halt import BUCKET, HaltManager, HaltRequest, kv_key
 from mts1b_operations.halt.adapters.kv import read_bucket
 
@@ -41,12 +41,7 @@ async def bucket(bus: Bus) -> dict[str, str]:
 
 
 async def published_ids(bus: Bus, stream: str = "OPERATIONS") -> list[str]:
-    state = (await bus.js.stream_info(stream)).state
-    ids = []
-    for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
-        msg = await bus.js.get_msg(stream, seq)
-        ids.append((msg.headers or {})[MSG_ID_HEADER])
-    return ids
+    return [(msg.headers or {})[MSG_ID_HEADER] for msg in await stream_messages(bus, stream)]
 
 
 async def test_a_new_manager_on_the_same_database_keeps_every_halt(

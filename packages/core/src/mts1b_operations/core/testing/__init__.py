@@ -53,6 +53,7 @@ from ._servers import (
     shared_postgres,
 )
 from ._service_process import HttpAnswer, ServiceProcess, ServiceProcessError, start_service
+from ._stream_reading import stream_messages
 from ._summaries import SUMMARY_PROPERTY, pytest_terminal_summary
 from ._templates import match_template
 from ._waiting import eventually
@@ -99,5 +100,6 @@ __all__ = [
     "shared_nats",
     "shared_postgres",
     "start_service",
+    "stream_messages",
     "wait_until",
 ]
