@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final
 
 import asyncpg
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -41,7 +41,13 @@ from litestar.status_codes import (
 from litestar.types import ExceptionHandlersMap
 
 from mts1b_operations.core.db import TRANSIENT_ERRORS
-from mts1b_operations.core.runtime import AUTH_RESPONSES, ErrorBody, ServiceContext, requires_role
+from mts1b_operations.core.runtime import (
+    AUTH_RESPONSES,
+    ErrorBody,
+    ServiceContext,
+    error_response,
+    requires_role,
+)
 
 from ..chain import AuditChain, CheckpointUnavailableError, EntryNotFoundError
 from ..domain import MAX_SAFE_INTEGER, MAX_SUBJECT_ID_CHARS, AuditInputError, ChainIntegrityError
@@ -82,17 +88,6 @@ def chain_of(context: ServiceContext) -> AuditChain:
 # ---------------------------------------------------------------- errors
 
 
-def _error(status: int, detail: str, *, code: str, field: str | None = None) -> Response[ErrorBody]:
-    extra: dict[str, Any] = {"code": code}
-    if field is not None:
-        extra["field"] = field
-    return Response(
-        ErrorBody(status_code=status, detail=detail, extra=extra),
-        status_code=status,
-        media_type=MediaType.JSON,
-    )
-
-
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """Litestar's own 400 (a parameter missing or not of its type), reworded to name the parameter."""
     first = (
@@ -100,32 +95,34 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
     )
     field = first.get("key")
     if isinstance(field, str):
-        return _error(HTTP_400_BAD_REQUEST, f"{field}: {first.get('message')}", code="invalid", field=field)
+        return error_response(
+            HTTP_400_BAD_REQUEST, f"{field}: {first.get('message')}", code="invalid", field=field
+        )
     if match := _MISSING_PARAMETER.search(exc.detail):
         field = match["field"]
-        return _error(HTTP_400_BAD_REQUEST, f"{field}: is required", code="invalid", field=field)
-    return _error(HTTP_400_BAD_REQUEST, exc.detail, code="invalid")
+        return error_response(HTTP_400_BAD_REQUEST, f"{field}: is required", code="invalid", field=field)
+    return error_response(HTTP_400_BAD_REQUEST, exc.detail, code="invalid")
 
 
 def _invalid(_: Request[Any, Any, Any], exc: AuditInputError) -> Response[ErrorBody]:
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
+    return error_response(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
 
 
 def _not_found(_: Request[Any, Any, Any], exc: EntryNotFoundError) -> Response[ErrorBody]:
-    return _error(HTTP_404_NOT_FOUND, str(exc), code="not_found", field="sequence")
+    return error_response(HTTP_404_NOT_FOUND, str(exc), code="not_found", field="sequence")
 
 
 def _broken(_: Request[Any, Any, Any], exc: ChainIntegrityError) -> Response[ErrorBody]:
-    return _error(HTTP_409_CONFLICT, str(exc), code="chain_broken")
+    return error_response(HTTP_409_CONFLICT, str(exc), code="chain_broken")
 
 
 def _no_checkpoint(_: Request[Any, Any, Any], exc: CheckpointUnavailableError) -> Response[ErrorBody]:
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, str(exc), code="checkpoint_unavailable")
+    return error_response(HTTP_503_SERVICE_UNAVAILABLE, str(exc), code="checkpoint_unavailable")
 
 
 def _unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("answering 503: %r", exc)
-    return _error(
+    return error_response(
         HTTP_503_SERVICE_UNAVAILABLE,
         f"the audit store did not answer ({type(exc).__name__}); retry",
         code="unavailable",

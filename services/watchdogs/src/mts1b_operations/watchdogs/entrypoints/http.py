@@ -14,7 +14,7 @@ import re
 from typing import Any, Final
 
 import asyncpg
-from litestar import Controller, MediaType, Request, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -33,6 +33,7 @@ from mts1b_operations.core.runtime import (
     ErrorBody,
     ServiceContext,
     current_operator,
+    error_response,
     requires_role,
 )
 
@@ -56,31 +57,20 @@ def watchdog_control(context: ServiceContext) -> WatchdogControl:
     return control
 
 
-def _error(
-    status: int, detail: str, *, code: str, field: str | None = None, **more: Any
-) -> Response[ErrorBody]:
-    extra: dict[str, Any] = {"code": code, **more}
-    if field is not None:
-        extra["field"] = field
-    return Response(
-        ErrorBody(status_code=status, detail=detail, extra=extra),
-        status_code=status,
-        media_type=MediaType.JSON,
-    )
-
-
 def _unknown(_: Request[Any, Any, Any], exc: UnknownWatchdogError) -> Response[ErrorBody]:
-    return _error(
+    return error_response(
         HTTP_404_NOT_FOUND, str(exc), code="unknown_watchdog", field="name", watchdogs=list(WATCHDOG_NAMES)
     )
 
 
 def _invalid_config(_: Request[Any, Any, Any], exc: ConfigError) -> Response[ErrorBody]:
-    return _error(HTTP_400_BAD_REQUEST, f"{exc.watchdog}: {exc}", code="invalid", field=exc.field or None)
+    return error_response(
+        HTTP_400_BAD_REQUEST, f"{exc.watchdog}: {exc}", code="invalid", field=exc.field or None
+    )
 
 
 def _invalid_control(_: Request[Any, Any, Any], exc: ControlError) -> Response[ErrorBody]:
-    return _error(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
+    return error_response(HTTP_400_BAD_REQUEST, str(exc), code="invalid", field=exc.field)
 
 
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
@@ -96,12 +86,12 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
     if field is None and (match := _FIELD_IN_MESSAGE.search(message)):
         field = match["field"]
     field = field or "body"
-    return _error(HTTP_400_BAD_REQUEST, f"{field}: {message}", code="invalid", field=field)
+    return error_response(HTTP_400_BAD_REQUEST, f"{field}: {message}", code="invalid", field=field)
 
 
 def _unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("answering 503: %r", exc)
-    return _error(
+    return error_response(
         HTTP_503_SERVICE_UNAVAILABLE,
         f"the watchdog store did not answer ({type(exc).__name__}); nothing was changed; retry",
         code="unavailable",
