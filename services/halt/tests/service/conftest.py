@@ -8,9 +8,10 @@ work inside it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,8 +153,11 @@ async def running_halt_app(
         )
 
 
-@pytest_asyncio.fixture
-async def halt_app(
+StartHaltApp = Callable[[], AbstractAsyncContextManager[HaltApp]]
+
+
+@pytest.fixture
+def start_halt_app(
     pool: asyncpg.Pool,
     bus: Bus,
     halt_db: str,
@@ -161,10 +165,22 @@ async def halt_app(
     funds_file: Path,
     policy_file: Path,
     tokens: dict[str, str],
-) -> AsyncIterator[HaltApp]:
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+) -> StartHaltApp:
+    """Start the service on the test's database, bus and files; call again to start it anew (a restart)."""
+    return functools.partial(
+        running_halt_app,
+        pool=pool,
+        bus=bus,
+        database_url=halt_db,
+        nats_url=nats_url,
+        funds_file=funds_file,
+        tokens=tokens,
+    )
+
+
+@pytest_asyncio.fixture
+async def halt_app(start_halt_app: StartHaltApp) -> AsyncIterator[HaltApp]:
+    async with start_halt_app() as app:
         yield app
 
 

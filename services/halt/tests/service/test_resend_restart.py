@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -11,14 +10,8 @@ from mts1b_operations.core.bus import Bus
 from mts1b_operations.core.testing import eventually
 from mts1b_operations.halt.manager import HaltManager
 
-from .conftest import FakeOms, running_halt_app
-
-FUND_HALT: dict[str, Any] = {
-    "severity": "FUND_HALT",
-    "fund_id": "paper-momentum",
-    "reason": "PL",
-    "mode": "cancel_open",
-}
+from .conftest import FakeOms, StartHaltApp
+from .test_faults import FUND_HALT
 
 
 async def _rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -28,13 +21,9 @@ async def _rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
-async def _halt_with_nobody_listening(
-    pool: asyncpg.Pool, bus: Bus, halt_db: str, nats_url: str, funds_file: Path, tokens: dict[str, str]
-) -> str:
+async def _halt_with_nobody_listening(pool: asyncpg.Pool, start_halt_app: StartHaltApp) -> str:
     """Take a cancel_open halt with no OMS listening, then stop the service: its cancel_all is owed."""
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+    async with start_halt_app() as app:
         response = await app.post("/v1/halts", "alice", FUND_HALT)
         assert response.status_code == 201, response.text
         report = response.json()["oms_command"]
@@ -49,21 +38,12 @@ async def _halt_with_nobody_listening(
 
 
 async def test_an_owed_cancel_all_is_re_sent_after_a_restart_until_a_late_oms_acks_it(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    halt_db: str,
-    nats_url: str,
-    funds_file: Path,
-    policy_file: Path,
-    tokens: dict[str, str],
-    fake_oms: FakeOms,
+    pool: asyncpg.Pool, start_halt_app: StartHaltApp, fake_oms: FakeOms
 ) -> None:
-    halt_id = await _halt_with_nobody_listening(pool, bus, halt_db, nats_url, funds_file, tokens)
+    halt_id = await _halt_with_nobody_listening(pool, start_halt_app)
     [owed] = await _rows(pool)
 
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+    async with start_halt_app() as app:
         assert app.service.pending_resends == 1
         await fake_oms.start("late-oms", orders=4)
 
@@ -80,24 +60,15 @@ async def test_an_owed_cancel_all_is_re_sent_after_a_restart_until_a_late_oms_ac
 
 
 async def test_a_halt_lifted_while_the_service_was_down_drops_its_owed_command_at_start_up(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    halt_db: str,
-    nats_url: str,
-    funds_file: Path,
-    policy_file: Path,
-    tokens: dict[str, str],
-    fake_oms: FakeOms,
+    pool: asyncpg.Pool, bus: Bus, funds_file: Path, start_halt_app: StartHaltApp, fake_oms: FakeOms
 ) -> None:
-    await _halt_with_nobody_listening(pool, bus, halt_db, nats_url, funds_file, tokens)
+    await _halt_with_nobody_listening(pool, start_halt_app)
     async with HaltManager(funds=funds_file, pool=pool, bus=bus, run_relay=False) as manager:
         bob, alice = "operator:bob", "operator:alice"
         await manager.resume(fund_id="paper-momentum", cosigned_by=bob, requested_by=alice, reason="drill")
     await fake_oms.start("oms")
 
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+    async with start_halt_app() as app:
         # Start-up has finished: whatever it resumed would be running now.
         assert app.service.pending_resends == 0
         [row] = await _rows(pool)
@@ -107,23 +78,14 @@ async def test_a_halt_lifted_while_the_service_was_down_drops_its_owed_command_a
 
 
 async def test_an_owed_command_past_its_window_is_not_resumed(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    halt_db: str,
-    nats_url: str,
-    funds_file: Path,
-    policy_file: Path,
-    tokens: dict[str, str],
-    fake_oms: FakeOms,
+    pool: asyncpg.Pool, start_halt_app: StartHaltApp, fake_oms: FakeOms
 ) -> None:
-    await _halt_with_nobody_listening(pool, bus, halt_db, nats_url, funds_file, tokens)
+    await _halt_with_nobody_listening(pool, start_halt_app)
     # Recorded 601 s ago: the default 600 s window is measured from then, not from the restart.
     await pool.execute("UPDATE halt_oms_resends SET created_at = created_at - interval '601 seconds'")
     await fake_oms.start("oms")
 
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+    async with start_halt_app() as app:
         assert app.service.pending_resends == 0
         [row] = await _rows(pool)
         assert row["outcome"] == "expired"
@@ -132,18 +94,10 @@ async def test_an_owed_command_past_its_window_is_not_resumed(
 
 
 async def test_a_repeated_request_after_a_restart_joins_the_owed_command(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    halt_db: str,
-    nats_url: str,
-    funds_file: Path,
-    policy_file: Path,
-    tokens: dict[str, str],
+    pool: asyncpg.Pool, start_halt_app: StartHaltApp
 ) -> None:
-    await _halt_with_nobody_listening(pool, bus, halt_db, nats_url, funds_file, tokens)
-    async with running_halt_app(
-        pool=pool, bus=bus, database_url=halt_db, nats_url=nats_url, funds_file=funds_file, tokens=tokens
-    ) as app:
+    await _halt_with_nobody_listening(pool, start_halt_app)
+    async with start_halt_app() as app:
         response = await app.post("/v1/halts", "alice", FUND_HALT)
         assert response.status_code == 200, response.text
         assert app.service.pending_resends == 1
